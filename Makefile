@@ -1,0 +1,60 @@
+# box: `make build` then `make demo`; `make test` runs everything (as root
+# on a fresh machine it also sets the machine up: see scripts/test.sh).
+
+GO      ?= go
+TAGS    := containers_image_openpgp,exclude_graphdriver_btrfs,containers_image_docker_daemon_stub
+PREFIX  ?= /usr/local
+DESTDIR ?=
+FUZZTIME ?= 10s
+
+# Static, and the same flags everywhere (here, scripts/test.sh and the
+# testscript harness) so that they all share one build cache.
+export CGO_ENABLED := 0
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: all build test install demo unit fuzz vet fmt-check clean
+
+all: build
+
+build:
+	$(GO) build -tags $(TAGS) -o bin/box .
+
+test:
+	scripts/test.sh
+
+install: build
+	install -D -m 0755 bin/box $(DESTDIR)$(PREFIX)/bin/box
+
+# Needs no image and no network: the host's own / as the rootfs.
+demo: build
+	bin/box run --rm --rootfs / sh -c 'echo "Hello from inside box!"; \
+		echo "hostname: $$(hostname)"; \
+		echo "id:       $$(id)"; \
+		echo "pid 1:    $$(tr "\0" " " </proc/1/cmdline)"; \
+		echo "my pid:   $$$$"'
+
+# Every package but the CLI behaviour suite (which needs the test bed).
+unit:
+	$(GO) test -tags $(TAGS) -count=1 $$($(GO) list -tags $(TAGS) ./... | grep -v '/testscripts$$')
+
+# Runs each Fuzz target found in the tree for FUZZTIME, one at a time (go
+# test -fuzz takes one target per run).
+fuzz:
+	@set -e; found=0; \
+	for f in $$(grep -rlE --include='*_test.go' --exclude-dir=.git --exclude-dir=testdata '^func Fuzz[A-Za-z0-9_]*\(' . | sort); do \
+		for name in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' "$$f"); do \
+			found=1; echo "== $$name ($$(dirname $$f))"; \
+			$(GO) test -tags $(TAGS) -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) "./$$(dirname $${f#./})"; \
+		done; \
+	done; \
+	[ $$found = 1 ] || echo "no Fuzz targets found"
+
+vet:
+	$(GO) vet -tags $(TAGS) ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*')); \
+	if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
+
+clean:
+	rm -rf bin

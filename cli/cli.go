@@ -1,0 +1,113 @@
+// Package cli is box's command line: kong structs, the flags Docker and
+// Podman users already know, and the only place where errors become words
+// and exit codes. It does nothing privileged itself: what needs the user
+// namespace goes to the stage.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/alecthomas/kong"
+)
+
+// Version is set at build time with -ldflags "-X github.com/boxcli/box/cli.Version=...".
+var Version = "0.1.0-dev"
+
+// globals are the flags every command takes.
+type globals struct {
+	Debug         bool   `help:"Print the whole error chain and debugging detail."`
+	StorageDriver string `name:"storage-driver" env:"BOX_STORAGE_DRIVER" enum:",overlay,fuse-overlayfs,vfs" default:"" help:"Image storage driver: overlay, fuse-overlayfs or vfs (default: the first that works)."`
+}
+
+type root struct {
+	globals
+	VersionFlag kong.VersionFlag `name:"version" help:"Print box's version and exit."`
+
+	Run     runCmd     `cmd:"" group:"Containers" help:"Create and run a container from an image or a directory.\n\nExample: box run --rm -it box-test/busybox sh"`
+	Ps      psCmd      `cmd:"" group:"Containers" help:"List containers.\n\nExample: box ps -a --format json"`
+	Rm      rmCmd      `cmd:"" group:"Containers" help:"Remove containers.\n\nExample: box rm -f web"`
+	Images  imagesCmd  `cmd:"" group:"Images" help:"List images.\n\nExample: box images -q"`
+	Load    loadCmd    `cmd:"" group:"Images" help:"Load images from a docker-archive or oci-archive tarball or an OCI layout directory.\n\nExample: box load -i busybox.tar"`
+	Import  importCmd  `cmd:"" group:"Images" help:"Make an image from a root filesystem tarball or directory.\n\nExample: box import rootfs.tar.gz myimage:1"`
+	Unshare unshareCmd `cmd:"" group:"System" help:"Run a command as root in box's user namespace (to inspect or delete files owned by subordinate ids).\n\nExample: box unshare ls -ln ~/.local/share/box/storage"`
+	Version versionCmd `cmd:"" group:"System" help:"Show box's version.\n\nExample: box version"`
+}
+
+// env is what every command's Run gets: the streams and the globals.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	g              *globals
+}
+
+func (e *env) warn(msg string) { fmt.Fprintf(e.stderr, "box: warning: %s\n", msg) }
+
+// exitPanic carries kong's exit request out of Parse without exiting the
+// process, so tests can call Main.
+type exitPanic int
+
+// Main runs box with args and returns the process exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	var r root
+	parser, err := kong.New(&r,
+		kong.Name("box"),
+		kong.Description("Rootless, daemonless containers for everyday work."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(c int) { panic(exitPanic(c)) }),
+		kong.Vars{"version": "box " + Version},
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
+		kong.Groups{"Containers": "Containers:", "Images": "Images:", "System": "System:"},
+	)
+	if err != nil {
+		fmt.Fprintf(stderr, "box: %v\n", err)
+		return 125
+	}
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		p, ok := r.(exitPanic)
+		if !ok {
+			panic(r)
+		}
+		code = int(p)
+		if code != 0 {
+			code = 125
+		}
+	}()
+	if len(args) == 0 {
+		args = []string{"--help"}
+	}
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		cmd := "box"
+		var pe *kong.ParseError
+		if errors.As(err, &pe) && pe.Context != nil && pe.Context.Selected() != nil {
+			cmd = "box " + pe.Context.Selected().Path()
+		}
+		fmt.Fprintf(stderr, "box: %s; see '%s --help'\n", err, cmd)
+		return 125
+	}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, g: &r.globals}
+	err = kctx.Run(e)
+	return report(e, err)
+}
+
+// words turns a multi-line message into box's one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func fail(e *env, code int, format string, args ...any) int {
+	fmt.Fprintf(e.stderr, "box: %s\n", oneLine(fmt.Sprintf(format, args...)))
+	return code
+}
+
+// osEnv is the process environment; a function so tests can see where it
+// is read.
+func osEnv(k string) string { return os.Getenv(k) }

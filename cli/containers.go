@@ -1,0 +1,213 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"text/template"
+	"time"
+
+	units "github.com/docker/go-units"
+
+	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/stage"
+	"github.com/boxcli/box/userns"
+)
+
+type psCmd struct {
+	All     bool   `short:"a" help:"Show all containers (default: running only)."`
+	Quiet   bool   `short:"q" help:"Print only IDs."`
+	NoTrunc bool   `name:"no-trunc" help:"Do not shorten IDs and commands."`
+	Latest  bool   `short:"l" help:"Show the latest created container."`
+	Format  string `help:"Format: table, json, or a Go template such as '{{.Names}}'."`
+}
+
+// psRow is one container as ps shows it; the field names are Docker's, so
+// users' --format templates keep working.
+type psRow struct {
+	ID         string
+	Image      string
+	Command    string
+	CreatedAt  string
+	RunningFor string
+	Status     string
+	State      string
+	Names      string
+	Labels     string
+	Ports      string
+	ExitCode   int
+}
+
+func (c *psCmd) Run(e *env) error {
+	h, err := lookupHost()
+	if err != nil {
+		return err
+	}
+	records, err := container.Open(h.dirs.Containers())
+	if err != nil {
+		return err
+	}
+	list, err := records.List()
+	if err != nil {
+		return err
+	}
+	var rows []psRow
+	now := time.Now()
+	for _, ct := range list {
+		if !c.All && !c.Latest && ct.State.Status != container.Running {
+			continue
+		}
+		rows = append(rows, row(ct, now, c.NoTrunc))
+		if c.Latest {
+			break
+		}
+	}
+	switch {
+	case c.Quiet:
+		for _, r := range rows {
+			fmt.Fprintln(e.stdout, r.ID)
+		}
+		return nil
+	case c.Format == "json":
+		enc := json.NewEncoder(e.stdout)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	case c.Format != "" && c.Format != "table":
+		return printTemplate(e, c.Format, rows)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names)
+	}
+	return tw.Flush()
+}
+
+func row(ct *container.Container, now time.Time, noTrunc bool) psRow {
+	cfg, st := ct.Config, ct.State
+	id := cfg.ID
+	cmd := strings.Join(append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...), " ")
+	if !noTrunc {
+		id = id[:12]
+		if len(cmd) > 20 {
+			cmd = cmd[:19] + "…"
+		}
+	}
+	img := cfg.Image
+	if img == "" {
+		img = "rootfs:" + cfg.Rootfs
+	}
+	status := "Created"
+	switch st.Status {
+	case container.Running:
+		status = "Up " + units.HumanDuration(now.Sub(st.StartedAt))
+	case container.Exited:
+		status = fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, units.HumanDuration(now.Sub(st.FinishedAt)))
+		if st.FinishedAt.IsZero() {
+			status = fmt.Sprintf("Exited (%d)", st.ExitCode)
+		}
+	}
+	var labels []string
+	for k, v := range cfg.Labels {
+		labels = append(labels, k+"="+v)
+	}
+	return psRow{
+		ID:         id,
+		Image:      img,
+		Command:    fmt.Sprintf("%q", cmd),
+		CreatedAt:  cfg.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
+		RunningFor: units.HumanDuration(now.Sub(cfg.Created)) + " ago",
+		Status:     status,
+		State:      string(st.Status),
+		Names:      cfg.Name,
+		Labels:     strings.Join(labels, ","),
+		ExitCode:   st.ExitCode,
+	}
+}
+
+func printTemplate(e *env, format string, rows any) error {
+	format = strings.TrimPrefix(format, "table ")
+	tmpl, err := template.New("format").Funcs(template.FuncMap{
+		"json": func(v any) string { b, _ := json.Marshal(v); return string(b) },
+	}).Parse(format + "\n")
+	if err != nil {
+		return fmt.Errorf("invalid --format template: %w", err)
+	}
+	switch rs := rows.(type) {
+	case []psRow:
+		for _, r := range rs {
+			if err := tmpl.Execute(e.stdout, r); err != nil {
+				return fmt.Errorf("--format: %w", err)
+			}
+		}
+	case []imageRow:
+		for _, r := range rs {
+			if err := tmpl.Execute(e.stdout, r); err != nil {
+				return fmt.Errorf("--format: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+type rmCmd struct {
+	Force      bool     `short:"f" help:"Kill running containers first."`
+	Containers []string `arg:"" help:"Containers to remove (names or IDs)."`
+}
+
+func (c *rmCmd) Run(e *env) error {
+	h, err := lookupHost()
+	if err != nil {
+		return err
+	}
+	records, err := container.Open(h.dirs.Containers())
+	if err != nil {
+		return err
+	}
+	// A running container's keeper is a host pid: kill it here, since the
+	// stage has a pid namespace of its own. Killing it takes the whole
+	// container with it (the keeper is PID 1 of their namespace).
+	var refs []string
+	failed := 0
+	for _, ref := range c.Containers {
+		ct, err := records.Get(ref)
+		if err != nil {
+			report(e, err)
+			failed++
+			continue
+		}
+		if ct.State.Status == container.Running && c.Force {
+			if err := syscall.Kill(ct.State.Pid, syscall.SIGKILL); err == nil {
+				for i := 0; i < 500 && container.Alive(ct.State.Pid, ct.State.PidStart); i++ {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		}
+		refs = append(refs, ref)
+	}
+	if len(refs) > 0 {
+		req := e.request(h, stage.OpRemove)
+		req.Remove = &stage.RemoveRequest{Refs: refs, Force: c.Force}
+		var res stage.RemoveResult
+		if err := e.do(req, userns.Auto, h, &res); err != nil {
+			return err
+		}
+		for _, r := range res.Removed {
+			fmt.Fprintln(e.stdout, r)
+		}
+		for _, se := range res.Errors {
+			report(e, se)
+			failed++
+		}
+	}
+	if failed > 0 {
+		return exitCode(125)
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"errors"
+
+	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/sandbox"
+	"github.com/boxcli/box/stage"
+	"github.com/boxcli/box/subid"
+	"github.com/boxcli/box/userns"
+)
+
+// exitCode is a command's own request for a status, with nothing to print
+// (the container's status, or a partial failure already reported).
+type exitCode int
+
+func (c exitCode) Error() string { return "exit status" }
+
+// report words err for the user and chooses the exit code: Docker's
+// 125 for box's own errors, 126 and 127 for commands that cannot run,
+// the container's status otherwise.
+func report(e *env, err error) int {
+	if err == nil {
+		return 0
+	}
+	var (
+		exit *stage.ExitError
+		code exitCode
+	)
+	switch {
+	case errors.As(err, &exit):
+		return exit.Code
+	case errors.As(err, &code):
+		return int(code)
+	case errors.Is(err, sandbox.ErrNotFound):
+		return fail(e, 127, "%v", err)
+	case errors.Is(err, sandbox.ErrCannotExecute):
+		return fail(e, 126, "%v", err)
+	case errors.Is(err, image.ErrImageNotFound):
+		return fail(e, 125, "%v; see 'box images', or add it with 'box load -i FILE' or 'box import'", err)
+	case errors.Is(err, image.ErrBadReference):
+		return fail(e, 125, "%v; an image reference looks like name[:tag] or a hex image ID", err)
+	case errors.Is(err, image.ErrDriverUnavailable):
+		return fail(e, 125, "%v; choose another with --storage-driver (overlay, fuse-overlayfs or vfs)", err)
+	case errors.Is(err, container.ErrNameInUse):
+		return fail(e, 125, "%v; remove that container (box rm NAME) or choose another --name", err)
+	case errors.Is(err, container.ErrNotFound), errors.Is(err, container.ErrAmbiguous):
+		return fail(e, 125, "%v; see 'box ps -a'", err)
+	case errors.Is(err, stage.ErrRunning):
+		return fail(e, 125, "%v", err)
+	case errors.Is(err, subid.ErrNoRange):
+		return fail(e, 125, "%v; add a range (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER) or use --userns=single", err)
+	case errors.Is(err, userns.ErrNoHelper):
+		return fail(e, 125, "%v; install the uidmap package or use --userns=single", err)
+	}
+	return fail(e, 125, "%v", err)
+}

@@ -1,0 +1,296 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/sandbox"
+	"github.com/boxcli/box/stage"
+	"github.com/boxcli/box/userns"
+)
+
+type runCmd struct {
+	Interactive bool              `short:"i" help:"Keep stdin open and attach it to the container."`
+	Tty         bool              `short:"t" help:"Allocate a pseudo-terminal in the container."`
+	Init        bool              `help:"Run box's small init as PID 1: it reaps zombies and forwards signals."`
+	Rm          bool              `help:"Remove the container when it exits."`
+	Name        string            `help:"Name the container."`
+	Env         []string          `short:"e" sep:"none" help:"Set an environment variable (KEY=VALUE, or KEY to copy it from here)."`
+	EnvFile     []string          `name:"env-file" sep:"none" type:"path" help:"Read environment variables from a file."`
+	Workdir     string            `short:"w" help:"Working directory inside the container."`
+	User        string            `short:"u" help:"User to run as: name or uid, with an optional :group or :gid."`
+	Entrypoint  *string           `help:"Override the image's entrypoint (\"\" clears it)."`
+	Volume      []string          `short:"v" sep:"none" help:"Bind-mount a host path: HOST:CONTAINER[:ro|rw]."`
+	Mount       []string          `sep:"none" help:"Mount: type=bind,source=...,target=...[,readonly] or type=tmpfs,target=...[,tmpfs-size=...,tmpfs-mode=...]."`
+	Tmpfs       []string          `sep:"none" help:"Mount a tmpfs: PATH[:OPTIONS]."`
+	Hostname    string            `help:"Container host name (default: the short container ID)."`
+	ReadOnly    bool              `name:"read-only" help:"Mount the container's root filesystem read-only."`
+	Userns      string            `default:"auto" help:"User namespace: auto (subordinate ids), single (one ID) or keep-id (your uid is yours inside too)."`
+	Network     string            `name:"network" aliases:"net" default:"none" enum:"none,host" help:"Network: none or host."`
+	Rootfs      string            `type:"path" help:"Run a directory as the root filesystem (with a throwaway overlay on top) instead of an image; / sandboxes the host itself."`
+	Label       map[string]string `short:"l" help:"Set metadata on the container (KEY=VALUE)."`
+	StopSignal  string            `name:"stop-signal" help:"Signal to stop the container."`
+
+	Image string   `arg:"" help:"Image to run (or, with --rootfs, the command)."`
+	Args  []string `arg:"" optional:"" passthrough:"" help:"Command and arguments."`
+}
+
+func (c *runCmd) Run(e *env) error {
+	mode, err := userns.ParseMode(c.Userns)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.config()
+	if err != nil {
+		return err
+	}
+	h, err := lookupHost()
+	if err != nil {
+		return err
+	}
+	maps, err := e.maps(h, mode)
+	if err != nil {
+		return err
+	}
+	req := e.request(h, stage.OpRun)
+	req.Run = &stage.RunRequest{
+		Config:          cfg,
+		ArgsGiven:       len(cfg.Cmd) > 0,
+		EntrypointGiven: c.Entrypoint != nil,
+		Console:         c.Tty,
+	}
+	opt := stage.Options{Maps: maps, Stdout: e.stdout, Stderr: e.stderr}
+	if c.Interactive && !c.Tty {
+		opt.Stdin = e.stdin
+	}
+	var t *terminal
+	if c.Tty {
+		if t, err = newTerminal(e, c.Interactive); err != nil {
+			return err
+		}
+		defer t.close()
+		req.Run.Size = t.size()
+		opt.Console = t.remote
+	}
+	// Forward before the stage exists so none is lost in between; Docker's
+	// users expect SIGTERM and friends to reach the command.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwardedSignals()...)
+	defer signal.Stop(sigs)
+
+	s, err := stage.Start(req, opt)
+	if err != nil {
+		return err
+	}
+	if t != nil {
+		t.start()
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-sigs:
+				if sig == syscall.SIGWINCH && t != nil {
+					t.resize()
+					continue
+				}
+				_ = s.Signal(sig)
+			case <-done:
+				return
+			}
+		}
+	}()
+	_, err = s.Wait(e.warn)
+	close(done)
+	if t != nil {
+		t.drain()
+	}
+	return err
+}
+
+func forwardedSignals() []os.Signal {
+	return []os.Signal{
+		syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH,
+	}
+}
+
+// config turns the flags into the container's record, with every path and
+// value checked here so bad input fails before any namespace exists.
+func (c *runCmd) config() (container.Config, error) {
+	cfg := container.Config{
+		Name:        c.Name,
+		Image:       c.Image,
+		Rootfs:      c.Rootfs,
+		WorkingDir:  c.Workdir,
+		User:        c.User,
+		Hostname:    c.Hostname,
+		Tty:         c.Tty,
+		Interactive: c.Interactive,
+		Init:        c.Init,
+		ReadOnly:    c.ReadOnly,
+		AutoRemove:  c.Rm,
+		Network:     c.Network,
+		UserNS:      c.Userns,
+		StopSignal:  c.StopSignal,
+		Labels:      c.Label,
+		Cmd:         c.Args,
+	}
+	if c.Rootfs != "" {
+		// No image: the first positional is the command.
+		cfg.Image = ""
+		cfg.Cmd = append([]string{c.Image}, c.Args...)
+	}
+	if c.Entrypoint != nil {
+		cfg.Entrypoint = nil
+		if *c.Entrypoint != "" {
+			cfg.Entrypoint = []string{*c.Entrypoint}
+		}
+	}
+	if c.Workdir != "" && c.Workdir[0] != '/' {
+		return cfg, fmt.Errorf("the working directory %q is not an absolute path", c.Workdir)
+	}
+	var err error
+	if cfg.Env, err = buildEnv(c.EnvFile, c.Env, osLookupEnv); err != nil {
+		return cfg, err
+	}
+	for _, v := range c.Volume {
+		m, err := parseVolume(v)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Mounts = append(cfg.Mounts, m)
+	}
+	for _, v := range c.Mount {
+		m, err := parseMount(v)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Mounts = append(cfg.Mounts, m)
+	}
+	for _, v := range c.Tmpfs {
+		m, err := parseTmpfs(v)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Mounts = append(cfg.Mounts, m)
+	}
+	for _, m := range cfg.Mounts {
+		if m.Type == "bind" {
+			if _, err := os.Stat(m.Source); err != nil {
+				return cfg, fmt.Errorf("bind source path %s does not exist: create it or fix the -v/--mount option", m.Source)
+			}
+		}
+	}
+	return cfg, nil
+}
+
+func osLookupEnv(k string) (string, bool) { return os.LookupEnv(k) }
+
+// terminal relays the user's terminal to the pty the container made in
+// its own devpts.
+type terminal struct {
+	e             *env
+	local, remote *os.File
+	master        chan *os.File
+	pty           atomic.Pointer[os.File] // set once the container sends it
+	restore       func()
+	interactive   bool
+	out           chan struct{}
+	in            *os.File
+}
+
+func newTerminal(e *env, interactive bool) (*terminal, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("console socket: %w", err)
+	}
+	t := &terminal{
+		e:           e,
+		local:       os.NewFile(uintptr(fds[0]), "console"),
+		remote:      os.NewFile(uintptr(fds[1]), "console-remote"),
+		master:      make(chan *os.File, 1),
+		restore:     func() {},
+		interactive: interactive,
+		out:         make(chan struct{}),
+	}
+	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		t.in = f
+	}
+	return t, nil
+}
+
+func (t *terminal) size() sandbox.TermSize {
+	for _, w := range []io.Writer{t.e.stdout} {
+		if f, ok := w.(*os.File); ok {
+			if cols, rows, err := term.GetSize(int(f.Fd())); err == nil {
+				return sandbox.TermSize{Rows: uint16(rows), Cols: uint16(cols)}
+			}
+		}
+	}
+	if t.in != nil {
+		if cols, rows, err := term.GetSize(int(t.in.Fd())); err == nil {
+			return sandbox.TermSize{Rows: uint16(rows), Cols: uint16(cols)}
+		}
+	}
+	return sandbox.TermSize{}
+}
+
+// start waits for the pty master in the background and relays it.
+func (t *terminal) start() {
+	t.remote.Close() // the stage has its copy
+	go func() {
+		defer close(t.out)
+		m, err := sandbox.ReceiveConsole(t.local)
+		if err != nil {
+			return // the stage reports why the container did not start
+		}
+		t.pty.Store(m)
+		if t.in != nil && t.interactive {
+			if st, err := term.MakeRaw(int(t.in.Fd())); err == nil {
+				t.restore = func() { _ = term.Restore(int(t.in.Fd()), st) }
+			}
+		}
+		if t.interactive {
+			go func() { _, _ = io.Copy(m, t.e.stdin) }()
+		}
+		// EIO when the last holder of the slave has gone: that is the end.
+		_, _ = io.Copy(t.e.stdout, m)
+	}()
+}
+
+func (t *terminal) resize() {
+	pty := t.pty.Load()
+	if pty == nil {
+		return
+	}
+	s := t.size()
+	if s.Rows > 0 {
+		_ = unix.IoctlSetWinsize(int(pty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: s.Rows, Col: s.Cols})
+	}
+}
+
+// drain waits for the container's last output after it exited.
+func (t *terminal) drain() {
+	t.local.Close()
+	select {
+	case <-t.out:
+	case <-time.After(2 * time.Second):
+	}
+}
+
+func (t *terminal) close() {
+	t.restore()
+	if pty := t.pty.Load(); pty != nil {
+		pty.Close()
+	}
+}

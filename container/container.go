@@ -1,0 +1,122 @@
+// Package container keeps box's container records on disk: what the user
+// asked for (config.json, written once) and what happened since (state.json,
+// replaced atomically), one directory per container. Many box processes use
+// the same records at once with no daemon, so every change is atomic and
+// every multi-step change holds a flock.
+//
+// It only records. It does not start, stop or inspect containers, and it
+// knows nothing of namespaces or containers/storage; the records it returns
+// are a view corrected for processes that died without saying so (see Get).
+package container
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Mount is a bind mount, tmpfs or volume asked for with -v, --mount or --tmpfs.
+type Mount struct {
+	Type        string   `json:"type"`             // "bind", "tmpfs", "volume"
+	Source      string   `json:"source,omitempty"` // host path for bind
+	Destination string   `json:"destination"`
+	Options     []string `json:"options,omitempty"` // "ro", "rw", "size=64m", "mode=1777", ...
+}
+
+// Config is what the user asked for; written once at create.
+type Config struct {
+	ID            string            `json:"id"`
+	Name          string            `json:"name"`
+	Created       time.Time         `json:"created"`
+	Image         string            `json:"image,omitempty"` // as the user typed it
+	ImageID       string            `json:"imageId,omitempty"`
+	Rootfs        string            `json:"rootfs,omitempty"` // --rootfs DIR instead of an image
+	Entrypoint    []string          `json:"entrypoint,omitempty"`
+	Cmd           []string          `json:"cmd,omitempty"`
+	Env           []string          `json:"env,omitempty"`
+	WorkingDir    string            `json:"workingDir,omitempty"`
+	User          string            `json:"user,omitempty"`
+	Hostname      string            `json:"hostname,omitempty"`
+	Tty           bool              `json:"tty,omitempty"`
+	Interactive   bool              `json:"interactive,omitempty"`
+	Init          bool              `json:"init,omitempty"`
+	ReadOnly      bool              `json:"readOnly,omitempty"`
+	AutoRemove    bool              `json:"autoRemove,omitempty"`
+	Mounts        []Mount           `json:"mounts,omitempty"`
+	Network       string            `json:"network,omitempty"`
+	UserNS        string            `json:"userns,omitempty"`
+	StorageDriver string            `json:"storageDriver,omitempty"`
+	StopSignal    string            `json:"stopSignal,omitempty"`
+	Labels        map[string]string `json:"labels,omitempty"`
+}
+
+// Status is where a container is in its life.
+type Status string
+
+const (
+	Created Status = "created"
+	Running Status = "running"
+	Exited  Status = "exited"
+)
+
+// State is what happened to a container since it was created.
+type State struct {
+	Status Status `json:"status"`
+	// Pid is the host pid of the process that keeps the container alive
+	// (box's stage or monitor), not the container's own PID 1.
+	Pid int `json:"pid,omitempty"`
+	// PidStart is that process's start time, field 22 of /proc/PID/stat, so
+	// a reused pid is not mistaken for it.
+	PidStart   uint64    `json:"pidStart,omitempty"`
+	ExitCode   int       `json:"exitCode"`
+	StartedAt  time.Time `json:"startedAt,omitempty"`
+	FinishedAt time.Time `json:"finishedAt,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	OOMKilled  bool      `json:"oomKilled,omitempty"`
+}
+
+// Container is one record.
+type Container struct {
+	Config Config
+	State  State
+}
+
+var (
+	// ErrNotFound: no container has that ID, name or ID prefix.
+	ErrNotFound = errors.New("no such container")
+	// ErrAmbiguous: an ID prefix matches more than one container.
+	ErrAmbiguous = errors.New("ambiguous container ID prefix")
+	// ErrNameInUse: another container already has the name.
+	ErrNameInUse = errors.New("container name already in use")
+	// ErrInvalidName: the name breaks docker's rule [a-zA-Z0-9][a-zA-Z0-9_.-]*.
+	ErrInvalidName = errors.New("invalid container name")
+	// ErrInvalidID: a given ID is not 64 lowercase hex digits.
+	ErrInvalidID = errors.New("invalid container ID")
+)
+
+// AmbiguousError is an ID prefix that matches several containers.
+type AmbiguousError struct {
+	Ref string
+	IDs []string // the full IDs it matches, sorted
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("container ID prefix %q matches %d containers: %s", e.Ref, len(e.IDs), strings.Join(e.IDs, ", "))
+}
+
+func (e *AmbiguousError) Is(target error) bool { return target == ErrAmbiguous }
+
+// NameInUseError is a name asked for at create that another container has.
+type NameInUseError struct {
+	Name string
+	ID   string // the container that has it
+}
+
+func (e *NameInUseError) Error() string {
+	return fmt.Sprintf("container name %q is already in use by container %s", e.Name, e.ID)
+}
+
+func (e *NameInUseError) Is(target error) bool { return target == ErrNameInUse }
+
+func notFound(ref string) error { return fmt.Errorf("%w: %s", ErrNotFound, ref) }

@@ -1,0 +1,100 @@
+package container
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// diedCode is what a record reports for a process that vanished without
+// writing its status: 128+SIGKILL, the usual cause.
+const diedCode = 137
+
+// ProcStartTime returns the start time of process pid, in clock ticks since
+// boot (field 22 of /proc/PID/stat). Together with the pid it names one
+// process: a pid is reused, a (pid, start) pair is not until reboot.
+func ProcStartTime(pid int) (uint64, error) {
+	_, start, err := readStat(pid)
+	return start, err
+}
+
+// Alive reports whether the process pid that started at start still runs.
+// A zombie counts as dead: it will never write its state. A start of 0
+// means it was not recorded, and only the pid is checked.
+func Alive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	state, got, err := readStat(pid)
+	if err != nil {
+		return false
+	}
+	if state == 'Z' || state == 'X' {
+		return false
+	}
+	return start == 0 || got == start
+}
+
+func readStat(pid int) (state byte, start uint64, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	state, start, err = parseStat(b)
+	if err != nil {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	return state, start, nil
+}
+
+// parseStat returns the state (field 3) and start time (field 22) from the
+// contents of /proc/PID/stat. Field 2, the command name in parentheses, may
+// hold spaces and ')' itself, so fields are counted from the last ')'.
+func parseStat(b []byte) (state byte, start uint64, err error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("no ')' after the command name")
+	}
+	// After ") " come fields 3, 4, ...: field 22 is the 20th.
+	fields := bytes.Fields(b[i+1:])
+	if len(fields) < 20 {
+		return 0, 0, fmt.Errorf("%d fields after the command name, want at least 20", len(fields))
+	}
+	if len(fields[0]) != 1 {
+		return 0, 0, fmt.Errorf("state %q is not one letter", fields[0])
+	}
+	start, err = strconv.ParseUint(string(fields[19]), 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("start time: %w", err)
+	}
+	return fields[0][0], start, nil
+}
+
+// Observed is st as readers should see it, given a liveness check (Alive,
+// or a fake in tests). A record that says a box process is running (Running,
+// or Created with a Pid, between create and start) is only true while that
+// process lives; once it is gone, killed or lost in a reboot, nobody is left
+// to record the exit. Observed then reports Exited, code 137 unless one was
+// recorded, the error "box process died", and no Pid, since the pid may
+// already belong to another process. FinishedAt stays unknown (zero).
+//
+// Get and List return this view without rewriting the file; whoever acts on
+// the container can record it with Update under the container's lock.
+func Observed(st State, alive func(pid int, start uint64) bool) State {
+	if st.Status != Running && (st.Status != Created || st.Pid == 0) {
+		return st
+	}
+	if st.Pid > 0 && alive(st.Pid, st.PidStart) {
+		return st
+	}
+	st.Status = Exited
+	if st.ExitCode == 0 {
+		st.ExitCode = diedCode
+	}
+	if st.Error == "" {
+		st.Error = "box process died"
+	}
+	st.Pid, st.PidStart = 0, 0
+	return st
+}

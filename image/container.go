@@ -1,0 +1,66 @@
+package image
+
+import (
+	"errors"
+	"fmt"
+
+	"go.podman.io/storage"
+)
+
+// CreateContainer creates a writable layer for container id on top of
+// image imageID (a full image ID, as Lookup returns). box uses its own
+// container ID as the storage container ID.
+func (s *Store) CreateContainer(id, imageID string) error {
+	if _, err := s.store.CreateContainer(id, nil, imageID, "", "", nil); err != nil {
+		if errors.Is(err, storage.ErrImageUnknown) {
+			return fmt.Errorf("create container layer %s: %w: %s", id, ErrImageNotFound, imageID)
+		}
+		return fmt.Errorf("create container layer %s: %w", id, err)
+	}
+	return nil
+}
+
+// Mount mounts the container's root filesystem and returns its path. The
+// mount lives in the caller's mount namespace.
+func (s *Store) Mount(id string) (string, error) {
+	dir, err := s.store.Mount(id, "")
+	if err != nil {
+		return "", fmt.Errorf("mount container %s: %w", id, err)
+	}
+	return dir, nil
+}
+
+// Unmount unmounts the container's root filesystem. It forces the unmount:
+// each stage mounts in its own mount namespace, so a mount count left by a
+// stage that died says nothing about this namespace, and box never mounts
+// one container twice in the same stage.
+func (s *Store) Unmount(id string) error {
+	if _, err := s.store.Unmount(id, true); err != nil && !errors.Is(err, storage.ErrLayerNotMounted) {
+		return fmt.Errorf("unmount container %s: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteContainer removes the container's layer, unmounting it first. A
+// container that does not exist is not an error, so cleanup can be repeated.
+func (s *Store) DeleteContainer(id string) error {
+	err := s.store.DeleteContainer(id)
+	if err != nil && !errors.Is(err, storage.ErrContainerUnknown) {
+		return fmt.Errorf("delete container layer %s: %w", id, err)
+	}
+	return nil
+}
+
+// Containers lists the IDs of all container layers in the store, so that
+// box can find those whose container record is gone.
+func (s *Store) Containers() ([]string, error) {
+	cs, err := s.store.Containers()
+	if err != nil {
+		return nil, fmt.Errorf("list container layers: %w", err)
+	}
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	return ids, nil
+}

@@ -1,0 +1,29 @@
+// Command box runs rootless, daemonless containers. See README.md.
+package main
+
+import (
+	"os"
+
+	"go.podman.io/storage/pkg/reexec"
+
+	"github.com/boxcli/box/cli"
+	"github.com/boxcli/box/roles"
+	"github.com/boxcli/box/sandbox"
+	"github.com/boxcli/box/stage"
+)
+
+func main() {
+	// containers/storage re-executes box for its own helpers
+	// (storage-applyLayer, storage-untar, ...); they come first.
+	if reexec.Init() {
+		return
+	}
+	// box's own roles, each a fresh process in new namespaces.
+	switch os.Getenv(roles.Env) {
+	case roles.Stage:
+		os.Exit(stage.Main())
+	case roles.Init:
+		os.Exit(sandbox.Main())
+	}
+	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}

@@ -1,0 +1,18 @@
+// Package roles names the hidden entry points of the box binary. box
+// re-executes itself to get a fresh single-threaded process inside new
+// namespaces; the environment variable Env tells main which role to play.
+// Every role is listed here and dispatched in main.go, nowhere else.
+package roles
+
+// Env selects the role of a re-executed box. It looks internal on purpose.
+const Env = "_BOX_ROLE"
+
+const (
+	// Stage runs inside box's user namespace (root there, the user outside),
+	// with its own mount and pid namespaces: it opens the image store,
+	// prepares the root filesystem and starts the container's init.
+	Stage = "stage"
+	// Init runs inside the container's namespaces: it finishes the mounts,
+	// pivots into the root filesystem, drops privileges and execs the command.
+	Init = "init"
+)

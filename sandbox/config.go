@@ -1,0 +1,77 @@
+// Package sandbox is the container's first process. Start (called by the
+// stage) clones box into new mount, pid, uts, ipc and net namespaces; Main
+// (the Init role) finishes the mounts, pivots into the root filesystem,
+// drops privileges and execs the command, which becomes PID 1 as in Docker;
+// with Config.Init it instead stays as a small init that reaps zombies and
+// forwards signals.
+//
+// Main must run in a fresh process that the stage started; nothing else
+// may call it.
+package sandbox
+
+import (
+	"errors"
+
+	"github.com/boxcli/box/container"
+)
+
+// TermSize is a terminal's size in characters.
+type TermSize struct {
+	Rows uint16 `json:"rows,omitempty"`
+	Cols uint16 `json:"cols,omitempty"`
+}
+
+// Config is everything the init needs, sent by the stage over a pipe.
+type Config struct {
+	Rootfs   string            `json:"rootfs"` // mounted root filesystem, in the stage's mount namespace
+	Args     []string          `json:"args"`
+	Env      []string          `json:"env"`
+	Cwd      string            `json:"cwd"`
+	User     string            `json:"user,omitempty"`
+	Hostname string            `json:"hostname"`
+	Tty      bool              `json:"tty,omitempty"`
+	Size     TermSize          `json:"size"`
+	Init     bool              `json:"init,omitempty"`
+	ReadOnly bool              `json:"readOnly,omitempty"`
+	NewNet   bool              `json:"newNet,omitempty"`
+	Mounts   []container.Mount `json:"mounts,omitempty"`
+	// NestedUserNS asks for a user namespace of the container's own
+	// (--userns=keep-id); the stage writes its maps.
+	NestedUserNS bool `json:"nestedUserns,omitempty"`
+}
+
+// Errors the CLI turns into Docker's exit codes.
+var (
+	// ErrNotFound: the command does not exist (exit 127).
+	ErrNotFound = errors.New("executable file not found")
+	// ErrCannotExecute: the command exists but cannot run (exit 126).
+	ErrCannotExecute = errors.New("cannot execute")
+	// ErrBadConfig: what the user asked for cannot be set up (exit 125).
+	ErrBadConfig = errors.New("invalid container configuration")
+)
+
+// setupError is what the init sends back when it fails before exec.
+type setupError struct {
+	Kind string `json:"kind"` // "not-found", "cannot-execute", "config", ""
+	Msg  string `json:"msg"`
+}
+
+func (e *setupError) err() error {
+	switch e.Kind {
+	case "not-found":
+		return &kindError{msg: e.Msg, kind: ErrNotFound}
+	case "cannot-execute":
+		return &kindError{msg: e.Msg, kind: ErrCannotExecute}
+	case "config":
+		return &kindError{msg: e.Msg, kind: ErrBadConfig}
+	}
+	return errors.New(e.Msg)
+}
+
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string        { return e.msg }
+func (e *kindError) Is(target error) bool { return target == e.kind }

@@ -1,0 +1,133 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/boxcli/box/roles"
+	"github.com/boxcli/box/userns"
+)
+
+// Stdio is what the container's process gets when it has no terminal.
+type Stdio struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Console        *os.File // for Tty: socket on which the init sends the pty master
+}
+
+// Process is a started container, seen from the stage.
+type Process struct {
+	cmd *exec.Cmd
+}
+
+// Start clones the init into the container's namespaces and waits until it
+// has exec'd the command (or failed to). beforeRun, if set, runs once the
+// init exists but before it may go on (to write nested id maps).
+func Start(cfg Config, stdio Stdio, beforeRun func(pid int) error) (*Process, error) {
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer cfgR.Close()
+	defer cfgW.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer errR.Close()
+	defer errW.Close()
+
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = []string{"box-init"}
+	cmd.Env = []string{roles.Env + "=" + roles.Init}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	// fd 3: config, fd 4: setup errors (closed by exec), fd 5: console socket.
+	cmd.ExtraFiles = []*os.File{cfgR, errW}
+	if stdio.Console != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, stdio.Console)
+	}
+	flags := unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
+	if cfg.NewNet {
+		flags |= unix.CLONE_NEWNET
+	}
+	if cfg.NestedUserNS {
+		flags |= unix.CLONE_NEWUSER
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(flags), Pdeathsig: syscall.SIGKILL}
+	if cfg.NestedUserNS {
+		// Exec'd before its map exists, the init would lose its
+		// capabilities; ambient ones survive the exec (see userns.Start).
+		caps, err := userns.AllCaps()
+		if err != nil {
+			return nil, err
+		}
+		cmd.SysProcAttr.AmbientCaps = caps
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	cfgR.Close()
+	errW.Close()
+	fail := func(err error) (*Process, error) {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, err
+	}
+	if beforeRun != nil {
+		if err := beforeRun(cmd.Process.Pid); err != nil {
+			return fail(err)
+		}
+	}
+	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
+		return fail(fmt.Errorf("send config to init: %w", err))
+	}
+	cfgW.Close()
+	// The init writes here only when it fails; a successful exec closes
+	// the pipe (it is close-on-exec), so EOF with no data means "running".
+	msg, err := io.ReadAll(errR)
+	if err != nil {
+		return fail(fmt.Errorf("read init status: %w", err))
+	}
+	if len(msg) > 0 {
+		var se setupError
+		if json.Unmarshal(msg, &se) != nil {
+			se.Msg = string(msg)
+		}
+		_ = cmd.Wait()
+		return nil, se.err()
+	}
+	return &Process{cmd: cmd}, nil
+}
+
+// Pid is the container's PID 1 as the stage sees it.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Signal sends sig to the container's PID 1.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Wait waits for the container's PID 1 and returns Docker's exit code:
+// its status, or 128+N when signal N killed it.
+func (p *Process) Wait() int {
+	err := p.cmd.Wait()
+	return ExitCode(p.cmd.ProcessState, err)
+}
+
+// ExitCode turns a wait status into Docker's convention.
+func ExitCode(ps *os.ProcessState, err error) int {
+	if ps == nil {
+		if err != nil {
+			return 125
+		}
+		return 0
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}

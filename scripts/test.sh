@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# scripts/test.sh [GO TEST ARGS...]: run all of box's tests. This is the test
+# command of the README and of CI (.ci/run, `make test`).
+#
+# As root (a fresh Debian 12 CI machine): installs the packages the suite
+# needs, creates the unprivileged test user with subordinate id ranges,
+# opens /dev/fuse and /dev/net/tun as udev would, copies the checkout to a
+# directory the user owns, and runs this script there as that user through
+# scripts/as-user.sh (delegated cgroup2, systemd --user). Idempotent.
+#
+# As a normal user: checks the prerequisites, builds the test images, and
+# runs `go test` over every package and the testscripts. The output ends
+# with go test's package lines and `N passed, N failed, N skipped`; the
+# whole transcript goes to bin/test.log. Exits non-zero if anything failed.
+#
+# Arguments go to go test, e.g. scripts/test.sh -run 'TestScripts/run_'.
+# Environment: BOX_TEST_USER (boxtest), BOX_TEST_DIR (the user's copy,
+# /home/USER/box-ci), BOX_TEST_IMAGES (image cache), BOX_TEST_PKGS (./...),
+# BOX_TEST_TIMEOUT (20m), BOX_TEST_AS_ROOT=1 to run the tests as root.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TAGS=containers_image_openpgp,exclude_graphdriver_btrfs,containers_image_docker_daemon_stub
+GOROOT_BIN=/usr/local/go/bin
+SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+PACKAGES=(
+	uidmap fuse-overlayfs fuse3 slirp4netns passt busybox-static iproute2
+	util-linux docker-registry skopeo umoci e2fsprogs python3 make git
+	ca-certificates curl procps systemd dbus dbus-user-session libpam-systemd
+)
+
+say() { printf '>>> %s\n' "$*"; }
+# with_go puts Go's own bin directory on PATH, once.
+with_go() {
+	case ":$PATH:" in
+	*":$GOROOT_BIN:"*) ;;
+	*) [[ ! -d $GOROOT_BIN ]] || export PATH=$GOROOT_BIN:$PATH ;;
+	esac
+}
+die() {
+	printf 'test.sh: %s\n' "$*" >&2
+	exit 2
+}
+
+# ---- as root: prepare the machine, then hand over to the test user ----
+as_root() {
+	local user=${BOX_TEST_USER:-boxtest}
+	local start=$SECONDS
+	export DEBIAN_FRONTEND=noninteractive
+	local missing
+	missing=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PACKAGES[@]}" 2>/dev/null |
+		awk -v want="${PACKAGES[*]}" '$2 == "installed" { ok[$1] = 1 }
+			END { n = split(want, w, " "); for (i = 1; i <= n; i++) if (!ok[w[i]]) print w[i] }' || true)
+	if [[ -n $missing ]]; then
+		say "installing packages: ${missing//$'\n'/ }"
+		apt-get update -q
+		apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
+	else
+		say "packages: all installed"
+	fi
+	with_go
+	command -v go >/dev/null || die "no go in PATH or $GOROOT_BIN; install Go $(awk '/^go /{print $2}' "$ROOT/go.mod") in /usr/local/go"
+
+	if ! id "$user" >/dev/null 2>&1; then
+		say "creating user $user"
+		useradd -m -s /bin/bash "$user" # Debian's useradd also writes /etc/subuid and /etc/subgid
+	fi
+	grep -q "^$user:" /etc/subuid || usermod --add-subuids 1000000-1065535 "$user"
+	grep -q "^$user:" /etc/subgid || usermod --add-subgids 1000000-1065535 "$user"
+
+	# What Debian's udev rules do; CI machines may run no udevd.
+	[[ -e /dev/fuse ]] || mknod -m 0666 /dev/fuse c 10 229
+	[[ -e /dev/net/tun ]] || { mkdir -p /dev/net && mknod -m 0666 /dev/net/tun c 10 200; }
+	chmod 0666 /dev/fuse /dev/net/tun
+
+	local home dest
+	home=$(getent passwd "$user" | cut -d: -f6)
+	dest=${BOX_TEST_DIR:-$home/box-ci}
+	if grep -q " ${dest}[/ ]" /proc/self/mountinfo; then
+		die "something is still mounted under $dest; unmount it first"
+	fi
+	say "copying the checkout to $dest"
+	rm -rf "$dest"
+	mkdir -p "$dest"
+	copy_checkout "$ROOT" "$dest"
+	chown -R "$user:" "$dest"
+	say "machine ready in $((SECONDS - start))s; running the tests as $user"
+
+	local rc=0
+	"$dest/scripts/as-user.sh" env PATH="$GOROOT_BIN:$SYS_PATH" \
+		"$BASH" "$dest/scripts/test.sh" "$@" || rc=$?
+	# Keep the logs where CI looks for artifacts: in the original checkout.
+	mkdir -p "$ROOT/bin"
+	cp -f "$dest/bin/test.log" "$dest/bin/test.json" "$ROOT/bin/" 2>/dev/null || true
+	exit "$rc"
+}
+
+# copy_checkout copies the files git knows (tracked or not ignored), or
+# everything but bin/ when this is not a git checkout.
+copy_checkout() {
+	local src=$1 dest=$2
+	if command -v git >/dev/null && git -c safe.directory='*' -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		git -c safe.directory='*' -C "$src" ls-files -z --cached --others --exclude-standard |
+			tar -C "$src" --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -C "$dest" -xf -
+	else
+		tar -C "$src" --exclude=./bin --exclude=./.git -cf - . | tar -C "$dest" -xf -
+	fi
+}
+
+# ---- as the test user: check, build images, run go test ----
+as_user() {
+	cd "$ROOT"
+	with_go
+	local me
+	me=$(id -un)
+	local fix="run scripts/test.sh as root once to set the machine up, or"
+	command -v go >/dev/null || die "no go in PATH; install Go in /usr/local/go"
+	command -v python3 >/dev/null || die "no python3 (it summarises go test); $fix apt-get install python3"
+	command -v busybox >/dev/null || die "no busybox (the test images are built from it); $fix apt-get install busybox-static"
+	if ! command -v newuidmap >/dev/null || ! command -v newgidmap >/dev/null; then
+		die "no newuidmap/newgidmap; $fix apt-get install uidmap"
+	fi
+	local f
+	for f in /etc/subuid /etc/subgid; do
+		grep -qE "^($me|$(id -u)):" "$f" 2>/dev/null ||
+			die "no subordinate id range for $me in $f; $fix sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $me"
+	done
+	[[ -r /dev/fuse && -w /dev/fuse ]] || say "note: /dev/fuse is not usable by $me (sudo chmod 0666 /dev/fuse); fuse-overlayfs tests will fail or skip"
+
+	export CGO_ENABLED=0
+	mkdir -p bin
+	local images=${BOX_TEST_IMAGES:-${XDG_CACHE_HOME:-$HOME/.cache}/box-test/images}
+	say "building test images into $images"
+	go run -tags "$TAGS" ./imagetest/cmd/mkimages "$images" >/dev/null
+	export BOX_TEST_IMAGES=$images
+
+	local pkgs
+	read -ra pkgs <<<"${BOX_TEST_PKGS:-./...}"
+	say "go test ${pkgs[*]} $* (transcript: $ROOT/bin/test.log)"
+	local status
+	set +e
+	go test -tags "$TAGS" -count=1 -json -timeout "${BOX_TEST_TIMEOUT:-20m}" "${pkgs[@]}" "$@" 2>&1 |
+		tee bin/test.json | python3 scripts/gotest-summary.py --log bin/test.log
+	status=("${PIPESTATUS[@]}")
+	set -e
+	# go test's status, and the summary's (which also fails on a failed
+	# package that go test reported only in its output).
+	if [[ ${status[0]} -ne 0 || ${status[2]} -ne 0 ]]; then
+		exit 1
+	fi
+}
+
+if [[ $EUID -eq 0 && -z ${BOX_TEST_AS_ROOT-} ]]; then
+	as_root "$@"
+else
+	as_user "$@"
+fi

@@ -1,0 +1,144 @@
+package stage
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"github.com/boxcli/box/roles"
+	"github.com/boxcli/box/userns"
+)
+
+// Options are what the CLI hands the stage besides the request.
+type Options struct {
+	Maps           userns.Maps
+	Stdin          io.Reader // nil: /dev/null
+	Stdout, Stderr io.Writer
+	Console        *os.File // the container end of the console socket, for -t
+}
+
+// Session is a running stage seen from the CLI.
+type Session struct {
+	cmd     *exec.Cmd
+	replies *os.File
+}
+
+// Start re-executes box as the stage in new user, mount and pid
+// namespaces and sends it req.
+func Start(req Request, opt Options) (*Session, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find box executable: %w", err)
+	}
+	reqR, reqW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer reqR.Close()
+	repR, repW, err := os.Pipe()
+	if err != nil {
+		reqW.Close()
+		return nil, err
+	}
+	defer repW.Close()
+
+	cmd := exec.Command(exe)
+	cmd.Args = []string{"box-stage"}
+	cmd.Env = append(os.Environ(), roles.Env+"="+roles.Stage)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = opt.Stdin, opt.Stdout, opt.Stderr
+	// fds 3, 4 and (for -t) 5, in that order: see stageFiles in main.go.
+	cmd.ExtraFiles = []*os.File{reqR, repW}
+	if opt.Console != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, opt.Console)
+	}
+	// The stage, and with it the container, must not outlive a CLI killed
+	// with SIGKILL: a foreground container belongs to its terminal.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := userns.Start(cmd, opt.Maps); err != nil {
+		reqW.Close()
+		repR.Close()
+		return nil, err
+	}
+	req.HostPID = cmd.Process.Pid
+	err = json.NewEncoder(reqW).Encode(req)
+	reqW.Close()
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		repR.Close()
+		return nil, fmt.Errorf("send request to stage: %w", err)
+	}
+	return &Session{cmd: cmd, replies: repR}, nil
+}
+
+// Signal forwards sig to the stage, which passes it on to the container.
+func (s *Session) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }
+
+// Pid is the stage's host pid.
+func (s *Session) Pid() int { return s.cmd.Process.Pid }
+
+// ExitError carries the container's exit status to the CLI.
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("container exited with status %d", e.Code) }
+
+// ErrStageDied means the stage ended without a final reply.
+var ErrStageDied = errors.New("box's namespace helper ended without an answer")
+
+// Wait reads replies until the final one, calling warn for each warning,
+// then waits for the stage to exit. It returns the result of the op, an
+// *ExitError for a container's status, or the stage's error.
+func (s *Session) Wait(warn func(string)) (json.RawMessage, error) {
+	defer s.replies.Close()
+	var final *Reply
+	sc := bufio.NewScanner(s.replies)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	for sc.Scan() {
+		var r Reply
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			continue
+		}
+		if r.Warning != "" {
+			if warn != nil {
+				warn(r.Warning)
+			}
+			continue
+		}
+		final = &r
+	}
+	werr := s.cmd.Wait()
+	switch {
+	case final == nil && werr != nil:
+		return nil, fmt.Errorf("%w: %v", ErrStageDied, werr)
+	case final == nil:
+		return nil, ErrStageDied
+	case final.Error != nil:
+		return nil, final.Error
+	case final.Exit != nil:
+		return nil, &ExitError{Code: *final.Exit}
+	}
+	return final.Result, nil
+}
+
+// Do runs one request to completion and decodes its result into out.
+func Do(req Request, opt Options, warn func(string), out any) error {
+	s, err := Start(req, opt)
+	if err != nil {
+		return err
+	}
+	raw, err := s.Wait(warn)
+	if err != nil {
+		return err
+	}
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("decode stage result: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package stage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/userns"
+)
+
+// The stage's inherited descriptors, in the order client.go passes them.
+const (
+	fdRequest = 3
+	fdReplies = 4
+	fdConsole = 5
+)
+
+// replier writes the stage's answer, one JSON line per reply.
+type replier struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+func (r *replier) send(rep Reply) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_ = r.enc.Encode(rep)
+}
+
+func (r *replier) warnf(format string, args ...any) {
+	r.send(Reply{Warning: fmt.Sprintf(format, args...)})
+}
+
+// stage holds what one request needs.
+type stage struct {
+	req Request
+	out *replier
+}
+
+// Main is the Stage role.
+func Main() int {
+	if err := userns.WaitMapped(); err != nil {
+		fmt.Fprintf(os.Stderr, "box: %v\n", err)
+		return 125
+	}
+	out := &replier{enc: json.NewEncoder(os.NewFile(fdReplies, "replies"))}
+	var req Request
+	if err := json.NewDecoder(os.NewFile(fdRequest, "request")).Decode(&req); err != nil {
+		out.send(Reply{Error: &Error{Msg: fmt.Sprintf("read request: %v", err)}})
+		return 125
+	}
+	// containers/storage must see itself as rootless (it then mounts
+	// overlay with userxattr and probes what the kernel allows) even
+	// though it runs as root here: deps.md pitfall 5.
+	os.Setenv("_CONTAINERS_USERNS_CONFIGURED", "1")
+	// Mounts made here must never propagate to the host.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		out.send(Reply{Error: &Error{Msg: fmt.Sprintf("make mounts private: %v", err)}})
+		return 125
+	}
+	s := &stage{req: req, out: out}
+	result, exit, err := s.dispatch(context.Background())
+	switch {
+	case err != nil:
+		out.send(Reply{Error: wireError(err)})
+	case exit != nil:
+		out.send(Reply{Exit: exit})
+	default:
+		raw, err := json.Marshal(result)
+		if err != nil {
+			out.send(Reply{Error: wireError(err)})
+			return 125
+		}
+		out.send(Reply{Result: raw})
+	}
+	return 0
+}
+
+func (s *stage) dispatch(ctx context.Context) (any, *int, error) {
+	switch s.req.Op {
+	case OpRun:
+		code, err := s.run(ctx, s.req.Run)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, &code, nil
+	case OpImages:
+		return s.withImages(func(is *image.Store) (any, error) { return is.Images() })
+	case OpLoad:
+		return s.withImages(func(is *image.Store) (any, error) { return is.Load(ctx, s.req.Load.Path) })
+	case OpImport:
+		r := s.req.Import
+		return s.withImages(func(is *image.Store) (any, error) {
+			return is.Import(ctx, r.Source, os.Stdin, r.Name, r.Changes, r.Message)
+		})
+	case OpRemove:
+		res, err := s.remove(s.req.Remove)
+		return res, nil, err
+	case OpUnshare:
+		code, err := s.unshare(s.req.Unshare)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, &code, nil
+	}
+	return nil, nil, fmt.Errorf("unknown stage op %q", s.req.Op)
+}
+
+func (s *stage) openImages() (*image.Store, error) {
+	return image.Open(image.Options{
+		GraphRoot: s.req.Dirs.Storage(),
+		RunRoot:   s.req.Dirs.StorageRun(),
+		Driver:    s.req.Driver,
+		Warnf:     s.out.warnf,
+	})
+}
+
+func (s *stage) withImages(fn func(*image.Store) (any, error)) (any, *int, error) {
+	is, err := s.openImages()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer is.Close()
+	res, err := fn(is)
+	return res, nil, err
+}
+
+func (s *stage) containers() (*container.Store, error) {
+	return container.Open(s.req.Dirs.Containers())
+}

@@ -1,0 +1,154 @@
+// Package stage is box inside its own user namespace. The CLI (client.go)
+// starts it through userns.Start and sends one typed Request over an
+// inherited pipe; the stage (main.go) acts on the image store and the
+// container records, starts containers, and answers with a stream of
+// Replies: warnings as they happen, then one result, error or exit status.
+//
+// Everything that needs root-in-the-namespace happens here, so the CLI
+// stays an unprivileged, single-purpose process that parses flags, relays
+// a terminal, forwards signals and words errors.
+package stage
+
+import (
+	"encoding/json"
+	"errors"
+
+	"github.com/boxcli/box/boxdirs"
+	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/sandbox"
+)
+
+// Ops the stage knows.
+const (
+	OpRun     = "run"
+	OpImages  = "images"
+	OpLoad    = "load"
+	OpImport  = "import"
+	OpRemove  = "rm"
+	OpUnshare = "unshare"
+)
+
+// Request is the one message the CLI sends.
+type Request struct {
+	Op      string       `json:"op"`
+	Dirs    boxdirs.Dirs `json:"dirs"`
+	Driver  string       `json:"driver,omitempty"`
+	HostPID int          `json:"hostPid"` // the stage's pid outside its pid namespace
+	HostUID uint32       `json:"hostUid"`
+	HostGID uint32       `json:"hostGid"`
+
+	Run     *RunRequest    `json:"run,omitempty"`
+	Load    *LoadRequest   `json:"load,omitempty"`
+	Import  *ImportRequest `json:"import,omitempty"`
+	Remove  *RemoveRequest `json:"remove,omitempty"`
+	Unshare []string       `json:"unshare,omitempty"`
+}
+
+// RunRequest creates a container and runs it in the foreground.
+type RunRequest struct {
+	Config container.Config `json:"config"`
+	// ArgsGiven says the user typed a command, so the image's Cmd is replaced
+	// even by an empty one.
+	ArgsGiven bool `json:"argsGiven,omitempty"`
+	// EntrypointGiven says --entrypoint was used, even as "".
+	EntrypointGiven bool             `json:"entrypointGiven,omitempty"`
+	Console         bool             `json:"console,omitempty"` // a console socket is fd 5
+	Size            sandbox.TermSize `json:"size"`
+}
+
+// LoadRequest loads an image archive.
+type LoadRequest struct {
+	Path string `json:"path"`
+}
+
+// ImportRequest makes an image from a root filesystem tarball or directory.
+type ImportRequest struct {
+	Source  string   `json:"source"`
+	Name    string   `json:"name,omitempty"`
+	Changes []string `json:"changes,omitempty"`
+	Message string   `json:"message,omitempty"`
+}
+
+// RemoveRequest removes containers.
+type RemoveRequest struct {
+	Refs  []string `json:"refs"`
+	Force bool     `json:"force,omitempty"` // the CLI already killed running ones
+}
+
+// Reply is one line of the stage's answer.
+type Reply struct {
+	Warning string          `json:"warning,omitempty"`
+	Error   *Error          `json:"error,omitempty"`
+	Exit    *int            `json:"exit,omitempty"`
+	Result  json.RawMessage `json:"result,omitempty"`
+}
+
+// RemoveResult lists what rm removed and what it could not.
+type RemoveResult struct {
+	Removed []string `json:"removed"`
+	Errors  []*Error `json:"errors,omitempty"`
+}
+
+// Error is an error that crossed the process boundary. Its Kind lets the
+// CLI match it with errors.Is against the sentinels of box's packages.
+type Error struct {
+	Kind string `json:"kind,omitempty"`
+	Msg  string `json:"msg"`
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Is matches the sentinel the error was made from in the stage.
+func (e *Error) Is(target error) bool {
+	return e.Kind != "" && kindOf(target) == e.Kind
+}
+
+// sentinels pairs each error the CLI words specially with its wire name.
+func sentinels() []struct {
+	kind string
+	err  error
+} {
+	return []struct {
+		kind string
+		err  error
+	}{
+		{"image-not-found", image.ErrImageNotFound},
+		{"bad-reference", image.ErrBadReference},
+		{"driver-unavailable", image.ErrDriverUnavailable},
+		{"container-not-found", container.ErrNotFound},
+		{"ambiguous", container.ErrAmbiguous},
+		{"name-in-use", container.ErrNameInUse},
+		{"exec-not-found", sandbox.ErrNotFound},
+		{"exec-denied", sandbox.ErrCannotExecute},
+		{"bad-config", sandbox.ErrBadConfig},
+		{"running", ErrRunning},
+	}
+}
+
+func kindOf(err error) string {
+	for _, s := range sentinels() {
+		if err == s.err {
+			return s.kind
+		}
+	}
+	return ""
+}
+
+// wireError flattens err for the reply, keeping the kind of the first
+// sentinel in its chain.
+func wireError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	for _, s := range sentinels() {
+		if errors.Is(err, s.err) {
+			return &Error{Kind: s.kind, Msg: err.Error()}
+		}
+	}
+	return &Error{Msg: err.Error()}
+}
+
+// ErrRunning refuses to remove a running container without --force.
+var ErrRunning = errors.New("container is running")

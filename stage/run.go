@@ -1,0 +1,258 @@
+package stage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/rootfs"
+	"github.com/boxcli/box/sandbox"
+	"github.com/boxcli/box/userns"
+)
+
+// run creates the container, runs it in the foreground and returns its
+// exit code. On a setup error nothing of the container is left behind.
+func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
+	cfg := r.Config
+	var (
+		is     *image.Store
+		imgCfg ocispec.ImageConfig
+	)
+	if cfg.Rootfs == "" {
+		if is, err = s.openImages(); err != nil {
+			return 0, err
+		}
+		defer is.Close()
+		img, err := is.Lookup(ctx, cfg.Image)
+		if err != nil {
+			return 0, err
+		}
+		cfg.ImageID, imgCfg = img.ID, img.Config
+	}
+	args, err := process(&cfg, imgCfg, r.ArgsGiven, r.EntrypointGiven)
+	if err != nil {
+		return 0, err
+	}
+	records, err := s.containers()
+	if err != nil {
+		return 0, err
+	}
+	c, err := records.Create(cfg)
+	if err != nil {
+		return 0, err
+	}
+	id := c.Config.ID
+	if cfg.Hostname == "" {
+		cfg.Hostname = id[:12]
+	}
+	runDir := s.req.Dirs.ContainerRun(id)
+	// Until the container runs, any failure undoes everything made so far.
+	created := true
+	defer func() {
+		if created && err != nil {
+			if is != nil {
+				_ = is.DeleteContainer(id)
+			}
+			_ = records.Remove(id)
+			_ = os.RemoveAll(runDir)
+		}
+	}()
+
+	var root string
+	if is != nil {
+		if err = is.CreateContainer(id, cfg.ImageID); err != nil {
+			return 0, err
+		}
+		if root, err = is.Mount(id); err != nil {
+			return 0, err
+		}
+		defer func() { _ = is.Unmount(id) }()
+	} else {
+		if root, err = rootfs.Overlay(cfg.Rootfs, filepath.Join(runDir, "rootfs"), s.out.warnf); err != nil {
+			return 0, err
+		}
+	}
+	etc, err := writeEtc(runDir, cfg.Hostname, cfg.Network == "host")
+	if err != nil {
+		return 0, err
+	}
+
+	sb := sandbox.Config{
+		Rootfs:       root,
+		Args:         args,
+		Env:          cfg.Env,
+		Cwd:          cfg.WorkingDir,
+		User:         cfg.User,
+		Hostname:     cfg.Hostname,
+		Tty:          cfg.Tty,
+		Size:         r.Size,
+		Init:         cfg.Init,
+		ReadOnly:     cfg.ReadOnly,
+		NewNet:       cfg.Network != "host",
+		Mounts:       append(etc, cfg.Mounts...),
+		NestedUserNS: userns.Mode(cfg.UserNS) == userns.KeepID,
+	}
+	stdio := sandbox.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	if cfg.Tty {
+		stdio.Console = os.NewFile(fdConsole, "console")
+	}
+	var beforeRun func(int) error
+	if sb.NestedUserNS {
+		beforeRun = s.keepIDMaps
+	}
+	// Signals to box run reach the container: the CLI sends them here and
+	// the stage passes them to the container's PID 1.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwardedSignals()...)
+	defer signal.Stop(sigs)
+
+	proc, err := sandbox.Start(sb, stdio, beforeRun)
+	if err != nil {
+		return 0, err
+	}
+	created = false
+	start, _ := container.ProcStartTime(s.req.HostPID)
+	_ = records.Update(id, func(st *container.State) error {
+		st.Status, st.Pid, st.PidStart, st.StartedAt = container.Running, s.req.HostPID, start, time.Now().UTC()
+		return nil
+	})
+	done := make(chan int, 1)
+	go func() { done <- proc.Wait() }()
+	for waiting := true; waiting; {
+		select {
+		case sig := <-sigs:
+			_ = proc.Signal(sig)
+		case code = <-done:
+			waiting = false
+		}
+	}
+	if cfg.AutoRemove {
+		if is != nil {
+			_ = is.Unmount(id)
+			if err := is.DeleteContainer(id); err != nil {
+				s.out.warnf("remove container layer %s: %v", id[:12], err)
+			}
+		}
+		_ = records.Remove(id)
+		_ = os.RemoveAll(runDir)
+		return code, nil
+	}
+	_ = records.Update(id, func(st *container.State) error {
+		st.Status, st.ExitCode, st.FinishedAt, st.Pid, st.PidStart = container.Exited, code, time.Now().UTC(), 0, 0
+		return nil
+	})
+	return code, nil
+}
+
+// forwardedSignals are what box run passes on; the container's PID 1
+// decides what each means, as in Docker.
+func forwardedSignals() []os.Signal {
+	return []os.Signal{
+		syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGALRM,
+	}
+}
+
+// keepIDMaps gives the container's own user namespace the map that makes
+// the user's id itself again (podman's --userns=keep-id).
+func (s *stage) keepIDMaps(pid int) error {
+	size, err := userns.CurrentMapSize()
+	if err != nil {
+		return err
+	}
+	return userns.WriteNested(pid,
+		userns.KeepIDMaps(s.req.HostUID, size),
+		userns.KeepIDMaps(s.req.HostGID, size))
+}
+
+// ErrNoCommand: neither the user nor the image named a command.
+var ErrNoCommand = errors.New("no command specified")
+
+// process applies Docker's rules for the command, environment, working
+// directory and user, merging the image's config under the user's wishes.
+func process(cfg *container.Config, img ocispec.ImageConfig, argsGiven, entrypointGiven bool) ([]string, error) {
+	entrypoint := img.Entrypoint
+	cmd := img.Cmd
+	if entrypointGiven {
+		// Docker drops the image's Cmd along with its Entrypoint.
+		entrypoint, cmd = cfg.Entrypoint, nil
+	}
+	if argsGiven {
+		cmd = cfg.Cmd
+	}
+	args := append(append([]string{}, entrypoint...), cmd...)
+	if len(args) == 0 || args[0] == "" {
+		return nil, fmt.Errorf("%w: give one after the image name, or use an image with a CMD or ENTRYPOINT: %w", ErrNoCommand, sandbox.ErrBadConfig)
+	}
+	cfg.Entrypoint, cfg.Cmd = entrypoint, cmd
+	cfg.Env = mergeEnv(img.Env, cfg.Env)
+	if cfg.WorkingDir == "" {
+		cfg.WorkingDir = img.WorkingDir
+	}
+	if cfg.WorkingDir == "" {
+		cfg.WorkingDir = "/"
+	}
+	if cfg.User == "" {
+		cfg.User = img.User
+	}
+	if cfg.StopSignal == "" {
+		cfg.StopSignal = img.StopSignal
+	}
+	return args, nil
+}
+
+// mergeEnv lays over on base, later keys replacing earlier ones in place.
+func mergeEnv(base, over []string) []string {
+	out := []string{}
+	idx := map[string]int{}
+	for _, e := range append(append([]string{}, base...), over...) {
+		k, _, _ := strings.Cut(e, "=")
+		if i, ok := idx[k]; ok {
+			out[i] = e
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, e)
+	}
+	return out
+}
+
+// writeEtc writes the container's hosts, hostname and resolv.conf and
+// returns the binds that put them in place.
+func writeEtc(dir, hostname string, hostNet bool) ([]container.Mount, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n"
+	if hostNet {
+		if b, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = string(b)
+		}
+	}
+	resolv := ""
+	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		resolv = string(b)
+	}
+	files := []struct{ name, content string }{
+		{"hosts", hosts}, {"hostname", hostname + "\n"}, {"resolv.conf", resolv},
+	}
+	var mounts []container.Mount
+	for _, f := range files {
+		p := filepath.Join(dir, f.name)
+		if err := os.WriteFile(p, []byte(f.content), 0o644); err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, container.Mount{Type: "bind", Source: p, Destination: "/etc/" + f.name})
+	}
+	return mounts, nil
+}

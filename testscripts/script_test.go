@@ -1,0 +1,227 @@
+package testscripts_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/boxcli/box/imagetest"
+)
+
+// buildTags are the tags box is built with everywhere; keep them in step
+// with TAGS in the Makefile so the build cache is shared.
+const buildTags = "containers_image_openpgp,exclude_graphdriver_btrfs,containers_image_docker_daemon_stub"
+
+// imageName is what scripts know the loaded image as, $IMAGE.
+const imageName = "box-test/busybox"
+
+// noImageLine in a script's comment skips loading the image, for scripts
+// about the empty store.
+const noImageLine = "# no-image"
+
+func TestMain(m *testing.M) {
+	// ptyrun runs as its own process (this test binary under that name) so
+	// that it gets the script's whole environment, as exec does.
+	testscript.Main(m, map[string]func(){
+		"ptyrun": ptyrunMain,
+	})
+}
+
+// bed is what every script shares: the binary under test and the images.
+type bed struct {
+	box    string
+	images imagetest.Paths
+	dir    string // the scripts
+}
+
+func TestScripts(t *testing.T) {
+	b := bed{dir: "testdata"}
+	b.box = boxBinary(t)
+	b.images = testImages(t)
+	testscript.Run(t, testscript.Params{
+		Dir: b.dir,
+		// Our own root, because testscript leaves its own behind when -run
+		// selects some scripts; and ours goes away with the test.
+		WorkdirRoot:        workdirRoot(t),
+		Setup:              b.setup,
+		Condition:          condition,
+		RequireUniqueNames: true,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits":   cmdExits,
+			"waitfor": cmdWaitfor,
+			"signal":  cmdSignal,
+		},
+	})
+}
+
+// workdirRoot is where the scripts' $WORK directories go: removed after the
+// test, unless -testwork asks to keep them.
+func workdirRoot(t *testing.T) string {
+	if !keepWork() {
+		return t.TempDir()
+	}
+	dir, err := os.MkdirTemp("", "box-testscripts-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("-testwork: scripts' work directories are kept in %s", dir)
+	return dir
+}
+
+// boxBinary returns $BOX_BINARY, or builds box from this checkout with the
+// same command as `make build`, so a failure here is the build's own error.
+func boxBinary(t *testing.T) string {
+	if p := os.Getenv("BOX_BINARY"); p != "" {
+		p, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatalf("BOX_BINARY: %v", err)
+		}
+		if fi, err := os.Stat(p); err != nil || fi.Mode()&0o111 == 0 {
+			t.Fatalf("BOX_BINARY=%s is not an executable file (%v)", p, err)
+		}
+		return p
+	}
+	out := filepath.Join(t.TempDir(), "box")
+	cmd := exec.Command("go", "build", "-tags", buildTags, "-o", out, ".")
+	cmd.Dir = ".." // the module root holds package main
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	start := time.Now()
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build box (go build -tags %s -o %s . in %s): %v\n%s", buildTags, out, cmd.Dir, err, msg)
+	}
+	t.Logf("built box in %v", time.Since(start).Round(time.Millisecond))
+	return out
+}
+
+// testImages returns the images in $BOX_TEST_IMAGES (building them there
+// if missing), or builds them into a temporary directory.
+func testImages(t *testing.T) imagetest.Paths {
+	dir := os.Getenv("BOX_TEST_IMAGES")
+	if dir != "" {
+		p := imagetest.BusyboxPaths(dir)
+		if allExist(p.DockerArchive, p.OCIArchive, p.OCIDir) {
+			return p
+		}
+	} else {
+		dir = t.TempDir()
+	}
+	p, err := imagetest.Busybox(dir)
+	if err != nil {
+		t.Fatalf("build test images: %v", err)
+	}
+	return p
+}
+
+func allExist(paths ...string) bool {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *bed) setup(env *testscript.Env) error {
+	work := env.WorkDir
+	dirs := map[string]string{
+		"HOME":            filepath.Join(work, "home"),
+		"XDG_DATA_HOME":   filepath.Join(work, "data"),
+		"XDG_CONFIG_HOME": filepath.Join(work, "config"),
+		"XDG_RUNTIME_DIR": filepath.Join(work, "run"),
+	}
+	for k, d := range dirs {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", k, err)
+		}
+		env.Setenv(k, d)
+	}
+	// Registered before anything can create files, so a failed load is
+	// cleaned up and leak-checked too.
+	env.Defer(func() { cleanup(env, b.box) })
+
+	env.Setenv("PATH", filepath.Dir(b.box)+string(os.PathListSeparator)+env.Getenv("PATH"))
+	env.Setenv("BOX_BINARY", b.box)
+	boxData := filepath.Join(dirs["XDG_DATA_HOME"], "box")
+	env.Setenv("BOX_DATA", boxData)
+	env.Setenv("BOX_STATE", boxData)
+	env.Setenv("BOX_RUN", filepath.Join(dirs["XDG_RUNTIME_DIR"], "box"))
+	env.Setenv("IMAGE", imageName)
+	env.Setenv("IMAGES_DIR", filepath.Dir(b.images.DockerArchive))
+	env.Setenv("IMAGE_DOCKER_ARCHIVE", b.images.DockerArchive)
+	env.Setenv("IMAGE_OCI_ARCHIVE", b.images.OCIArchive)
+	env.Setenv("IMAGE_OCI_DIR", b.images.OCIDir)
+	for _, k := range []string{"USER", "LOGNAME", "DBUS_SESSION_BUS_ADDRESS", "CI"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env.Setenv(k, v)
+		}
+	}
+
+	script, err := b.scriptFile(env)
+	if err != nil {
+		return err
+	}
+	if wantImage, err := wantsImage(script); err != nil {
+		return err
+	} else if !wantImage {
+		return nil
+	}
+	return loadImage(env, b.box, b.images.DockerArchive)
+}
+
+// scriptFile finds the file of the running script from the subtest's name,
+// which testscript makes from the file name.
+func (b *bed) scriptFile(env *testscript.Env) (string, error) {
+	named, ok := env.T().(interface{ Name() string })
+	if !ok {
+		return "", fmt.Errorf("cannot tell the script's name from %T", env.T())
+	}
+	base := filepath.Base(named.Name())
+	for _, ext := range []string{".txtar", ".txt"} {
+		p := filepath.Join(b.dir, base+ext)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("find script file for %s in %s", named.Name(), b.dir)
+}
+
+// wantsImage reports whether the script's comment, the part before its
+// first file, lacks the no-image line.
+func wantsImage(script string) (bool, error) {
+	data, err := os.ReadFile(script)
+	if err != nil {
+		return false, fmt.Errorf("read script: %w", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "-- ") && strings.HasSuffix(line, " --") {
+			break
+		}
+		if line == noImageLine {
+			return false, nil
+		}
+	}
+	return true, sc.Err()
+}
+
+func loadImage(env *testscript.Env, box, archive string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, box, "load", "-i", archive)
+	cmd.Dir = env.Cd
+	cmd.Env = env.Vars
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("setup: box load -i %s: %v\n%s", archive, err, out)
+	}
+	return nil
+}
