@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"syscall"
@@ -170,36 +171,36 @@ func (c *rmCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	// A running container's keeper is a host pid: kill it here, since the
-	// stage has a pid namespace of its own. Killing it takes the whole
-	// container with it (the keeper is PID 1 of their namespace).
-	var refs []string
-	failed := 0
+	// Liveness and kills use host pids, so they happen here; each lock is
+	// held until the stage has removed the container, so nothing can start
+	// it in between.
+	var (
+		ids    []string
+		refOf  = map[string]string{}
+		failed int
+	)
 	for _, ref := range c.Containers {
-		ct, err := records.Get(ref)
+		id, unlock, err := c.prepare(records, ref)
 		if err != nil {
 			report(e, err)
 			failed++
 			continue
 		}
-		if ct.State.Status == container.Running && c.Force {
-			if err := syscall.Kill(ct.State.Pid, syscall.SIGKILL); err == nil {
-				for i := 0; i < 500 && container.Alive(ct.State.Pid, ct.State.PidStart); i++ {
-					time.Sleep(10 * time.Millisecond)
-				}
-			}
+		defer unlock()
+		if _, dup := refOf[id]; !dup {
+			ids = append(ids, id)
+			refOf[id] = ref
 		}
-		refs = append(refs, ref)
 	}
-	if len(refs) > 0 {
+	if len(ids) > 0 {
 		req := e.request(h, stage.OpRemove)
-		req.Remove = &stage.RemoveRequest{Refs: refs, Force: c.Force}
+		req.Remove = &stage.RemoveRequest{IDs: ids}
 		var res stage.RemoveResult
 		if err := e.do(req, userns.Auto, h, &res); err != nil {
 			return err
 		}
-		for _, r := range res.Removed {
-			fmt.Fprintln(e.stdout, r)
+		for _, id := range res.Removed {
+			fmt.Fprintln(e.stdout, refOf[id])
 		}
 		for _, se := range res.Errors {
 			report(e, se)
@@ -210,4 +211,40 @@ func (c *rmCmd) Run(e *env) error {
 		return exitCode(125)
 	}
 	return nil
+}
+
+// errRunning refuses to remove a running container without --force.
+var errRunning = errors.New("is running")
+
+// prepare locks the container and makes sure it no longer runs: killing
+// its keeper (PID 1 of a pid namespace that holds the container) takes the
+// whole container down with it.
+func (c *rmCmd) prepare(records *container.Store, ref string) (string, func(), error) {
+	ct, err := records.Get(ref)
+	if err != nil {
+		return "", nil, err
+	}
+	id := ct.Config.ID
+	unlock, err := records.Lock(id)
+	if err != nil {
+		return "", nil, err
+	}
+	if ct, err = records.Get(id); err != nil {
+		unlock()
+		return "", nil, err
+	}
+	if ct.State.Status == container.Running {
+		if !c.Force {
+			unlock()
+			return "", nil, fmt.Errorf("container %s %w: stop it first, or remove it with box rm -f", ct.Config.Name, errRunning)
+		}
+		if err := syscall.Kill(ct.State.Pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+			unlock()
+			return "", nil, fmt.Errorf("kill container %s: %w", ct.Config.Name, err)
+		}
+		for i := 0; i < 500 && container.Alive(ct.State.Pid, ct.State.PidStart); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return id, unlock, nil
 }

@@ -47,7 +47,7 @@ func report(e *env, err error) int {
 		return fail(e, 125, "%v; remove that container (box rm NAME) or choose another --name", err)
 	case errors.Is(err, container.ErrNotFound), errors.Is(err, container.ErrAmbiguous):
 		return fail(e, 125, "%v; see 'box ps -a'", err)
-	case errors.Is(err, stage.ErrRunning):
+	case errors.Is(err, errRunning):
 		return fail(e, 125, "%v", err)
 	case errors.Is(err, subid.ErrNoRange):
 		return fail(e, 125, "%v; add a range (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER) or use --userns=single", err)

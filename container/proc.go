@@ -98,3 +98,15 @@ func Observed(st State, alive func(pid int, start uint64) bool) State {
 	st.Pid, st.PidStart = 0, 0
 	return st
 }
+
+// SelfStartTime is the calling process's start time. Unlike
+// ProcStartTime(os.Getpid()) it is right in a process whose /proc belongs
+// to another pid namespace than its own.
+func SelfStartTime() (uint64, error) {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0, err
+	}
+	_, start, err := parseStat(b)
+	return start, err
+}

@@ -45,7 +45,7 @@ func (s *Store) Unmount(id string) error {
 // container that does not exist is not an error, so cleanup can be repeated.
 func (s *Store) DeleteContainer(id string) error {
 	err := s.store.DeleteContainer(id)
-	if err != nil && !errors.Is(err, storage.ErrContainerUnknown) {
+	if err != nil && !errors.Is(err, storage.ErrContainerUnknown) && !errors.Is(err, storage.ErrNotAContainer) {
 		return fmt.Errorf("delete container layer %s: %w", id, err)
 	}
 	return nil

@@ -295,7 +295,15 @@ func checkRootfs(t *testing.T, dir, seed string, wantOwner uint32) {
 	}
 	// Renaming and deleting directories from the image is where a mount
 	// without userxattr fails with EIO.
-	if err := os.Rename(filepath.Join(dir, "data"), filepath.Join(dir, "moved")); err != nil {
+	// Without redirect_dir a rename gives EXDEV and mv copies instead.
+	if err := os.Rename(filepath.Join(dir, "data"), filepath.Join(dir, "moved")); errors.Is(err, unix.EXDEV) {
+		if err := os.CopyFS(filepath.Join(dir, "moved"), os.DirFS(filepath.Join(dir, "data"))); err != nil {
+			t.Errorf("copy lower dir: %v", err)
+		}
+		if err := os.RemoveAll(filepath.Join(dir, "data")); err != nil {
+			t.Errorf("delete lower dir: %v", err)
+		}
+	} else if err != nil {
 		t.Errorf("rename lower dir: %v", err)
 	}
 	if err := os.RemoveAll(filepath.Join(dir, "moved")); err != nil {

@@ -139,7 +139,9 @@ func writeLayer(src string, stdin io.Reader, dst string) error {
 	}
 	// The tar reader stops at the end-of-archive marker; keep the rest
 	// (padding) so the layer's digest is that of the whole input.
-	if _, err := io.Copy(out, plain); err != nil {
+	// (The struct hides pgzip's WriteTo, which panics when the stream has
+	// already been partly read.)
+	if _, err := io.Copy(out, struct{ io.Reader }{plain}); err != nil {
 		return fmt.Errorf("read tar: %w", err)
 	}
 	return out.Close()

@@ -130,9 +130,8 @@ func match(ref string, imgs []candidate) (string, error) {
 				return img.ID, nil
 			}
 		}
-		if isID {
-			return "", fmt.Errorf("%w: %s", ErrImageNotFound, ref)
-		}
+		// 64 hex digits can only be an ID: names may not look like one.
+		return "", fmt.Errorf("%w: %s", ErrImageNotFound, ref)
 	}
 	if !isID {
 		id, err := matchName(ref, imgs)

@@ -27,7 +27,7 @@ func checkNativeOverlay(graphRoot string) error {
 			return verdict
 		}
 	}
-	verdict := probeOverlay(graphRoot)
+	verdict := probeOverlay(graphRoot, "userxattr")
 	// A verdict that cannot be saved is only a missed shortcut: the probe
 	// runs again next time.
 	_ = writeFileAtomic(cache, formatVerdict(release, verdict))
@@ -61,9 +61,9 @@ func parseVerdict(b []byte, release string) (bool, error) {
 }
 
 // probeOverlay mounts a small overlay the way containers/storage does in a
-// user namespace (with userxattr) and renames and deletes a lower directory
-// through it.
-func probeOverlay(graphRoot string) (retErr error) {
+// user namespace (extraOpts "userxattr") and renames and deletes a lower
+// directory through it.
+func probeOverlay(graphRoot, extraOpts string) (retErr error) {
 	dir, err := os.MkdirTemp(graphRoot, "box-overlay-probe-")
 	if err != nil {
 		return fmt.Errorf("native overlay probe: %w", err)
@@ -85,18 +85,25 @@ func probeOverlay(graphRoot string) (retErr error) {
 	if err := os.WriteFile(filepath.Join(lower, "dir", "file"), []byte("x"), 0o644); err != nil {
 		return fmt.Errorf("native overlay probe: %w", err)
 	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", lower, upper, work)
-	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
-		return fmt.Errorf("native overlay probe: mount overlay with userxattr: %w", err)
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work)
+	if extraOpts != "" {
+		opts += "," + extraOpts
 	}
-	moved := filepath.Join(merged, "moved")
-	if err := os.Rename(filepath.Join(merged, "dir"), moved); err != nil {
+	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("native overlay probe: mount overlay (%s): %w", extraOpts, err)
+	}
+	// Without redirect_dir the kernel refuses to rename a lower directory
+	// with EXDEV, and mv copies and deletes instead; that is fine. EIO is not.
+	target := filepath.Join(merged, "moved")
+	if err := os.Rename(filepath.Join(merged, "dir"), target); errors.Is(err, unix.EXDEV) {
+		target = filepath.Join(merged, "dir")
+	} else if err != nil {
 		return fmt.Errorf("native overlay probe: rename a lower directory: %w", err)
 	}
-	if err := os.RemoveAll(moved); err != nil {
+	if err := os.RemoveAll(target); err != nil {
 		return fmt.Errorf("native overlay probe: delete a lower directory: %w", err)
 	}
-	if _, err := os.Lstat(moved); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("native overlay probe: deleted lower directory is still there (%v)", err)
 	}
 	return nil

@@ -51,7 +51,7 @@ const (
 // Options says where the store lives and which driver to use.
 type Options struct {
 	GraphRoot string // e.g. ~/.local/share/box/storage
-	RunRoot   string // e.g. $XDG_RUNTIME_DIR/box/storage
+	RunRoot   string // e.g. $XDG_RUNTIME_DIR/box/storage; each driver gets a subdirectory
 	// Driver is "" (pick the best that works), DriverOverlay, DriverFuse or DriverVFS.
 	Driver string
 	// Warnf receives one-line warnings for the user; it may be nil.

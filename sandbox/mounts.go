@@ -176,19 +176,8 @@ func mountUser(root string, m container.Mount) error {
 		if err != nil {
 			return err
 		}
-		if fi.IsDir() {
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-		} else {
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
-			}
-			f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY, 0o644)
-			if err != nil {
-				return err
-			}
-			f.Close()
+		if err := mountpoint(target, fi.IsDir()); err != nil {
+			return err
 		}
 		if err := unix.Mount(m.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return err
@@ -199,6 +188,26 @@ func mountUser(root string, m container.Mount) error {
 		return nil
 	}
 	return fmt.Errorf("unknown mount type %q", m.Type)
+}
+
+// mountpoint makes sure target exists as a directory or a file. An existing
+// one is left alone: it may belong to an id box cannot write as (the
+// host's /etc/hosts under --rootfs /), and a bind needs no write access.
+func mountpoint(target string, dir bool) error {
+	if _, err := os.Stat(target); err == nil {
+		return nil
+	}
+	if dir {
+		return os.MkdirAll(target, 0o755)
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|unix.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func hasOpt(opts []string, o string) bool {

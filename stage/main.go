@@ -64,6 +64,13 @@ func Main() int {
 		out.send(Reply{Error: &Error{Msg: fmt.Sprintf("make mounts private: %v", err)}})
 		return 125
 	}
+	// A /proc of the stage's own pid namespace, so the pids of its children
+	// name the right processes (keep-id writes their id maps). Host pids
+	// therefore mean nothing here: liveness and kills stay in the CLI.
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		out.send(Reply{Error: &Error{Msg: fmt.Sprintf("mount /proc for box's pid namespace: %v", err)}})
+		return 125
+	}
 	s := &stage{req: req, out: out}
 	result, exit, err := s.dispatch(context.Background())
 	switch {

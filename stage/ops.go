@@ -10,42 +10,33 @@ import (
 	"github.com/boxcli/box/sandbox"
 )
 
-// remove deletes containers: the record, the layer and the runtime files.
+// remove deletes containers: the layer, the runtime files, the record.
 func (s *stage) remove(r *RemoveRequest) (*RemoveResult, error) {
 	records, err := s.containers()
 	if err != nil {
 		return nil, err
 	}
 	var is *image.Store
-	res := &RemoveResult{Removed: []string{}}
-	for _, ref := range r.Refs {
-		c, err := records.Get(ref)
-		if err == nil {
-			err = s.removeOne(records, &is, c)
+	defer func() {
+		if is != nil {
+			is.Close()
 		}
-		if err != nil {
+	}()
+	res := &RemoveResult{Removed: []string{}}
+	for _, id := range r.IDs {
+		if err := s.removeOne(records, &is, id); err != nil {
 			res.Errors = append(res.Errors, wireError(err))
 			continue
 		}
-		res.Removed = append(res.Removed, ref)
-	}
-	if is != nil {
-		is.Close()
+		res.Removed = append(res.Removed, id)
 	}
 	return res, nil
 }
 
-func (s *stage) removeOne(records *container.Store, is **image.Store, c *container.Container) error {
-	id := c.Config.ID
-	unlock, err := records.Lock(id)
+func (s *stage) removeOne(records *container.Store, is **image.Store, id string) error {
+	c, err := records.Get(id)
 	if err != nil {
 		return err
-	}
-	defer unlock()
-	// The CLI kills a running container's keeper for rm -f before asking:
-	// host pids mean nothing in the stage's own pid namespace.
-	if c.State.Status == container.Running {
-		return fmt.Errorf("cannot remove container %s: %w: stop it first or use rm -f", c.Config.Name, ErrRunning)
 	}
 	if c.Config.Rootfs == "" {
 		if *is == nil {
@@ -56,7 +47,7 @@ func (s *stage) removeOne(records *container.Store, is **image.Store, c *contain
 			*is = opened
 		}
 		if err := (*is).DeleteContainer(id); err != nil {
-			return fmt.Errorf("remove layer of %s: %w", c.Config.Name, err)
+			return fmt.Errorf("remove the layer of %s: %w", c.Config.Name, err)
 		}
 	}
 	_ = os.RemoveAll(s.req.Dirs.ContainerRun(id))

@@ -70,10 +70,10 @@ type ImportRequest struct {
 	Message string   `json:"message,omitempty"`
 }
 
-// RemoveRequest removes containers.
+// RemoveRequest removes containers by full ID. The CLI has checked that
+// none runs (or killed it, for rm -f) and holds their locks meanwhile.
 type RemoveRequest struct {
-	Refs  []string `json:"refs"`
-	Force bool     `json:"force,omitempty"` // the CLI already killed running ones
+	IDs []string `json:"ids"`
 }
 
 // Reply is one line of the stage's answer.
@@ -122,7 +122,6 @@ func sentinels() []struct {
 		{"exec-not-found", sandbox.ErrNotFound},
 		{"exec-denied", sandbox.ErrCannotExecute},
 		{"bad-config", sandbox.ErrBadConfig},
-		{"running", ErrRunning},
 	}
 }
 
@@ -149,6 +148,3 @@ func wireError(err error) *Error {
 	}
 	return &Error{Msg: err.Error()}
 }
-
-// ErrRunning refuses to remove a running container without --force.
-var ErrRunning = errors.New("container is running")

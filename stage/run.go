@@ -39,6 +39,10 @@ func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
 		}
 		cfg.ImageID, imgCfg = img.ID, img.Config
 	}
+	if userns.Mode(cfg.UserNS) == userns.KeepID && cfg.User == "" {
+		// As podman: keep-id runs as the user, whatever the image says.
+		cfg.User = fmt.Sprintf("%d:%d", s.req.HostUID, s.req.HostGID)
+	}
 	args, err := process(&cfg, imgCfg, r.ArgsGiven, r.EntrypointGiven)
 	if err != nil {
 		return 0, err
@@ -121,7 +125,7 @@ func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
 		return 0, err
 	}
 	created = false
-	start, _ := container.ProcStartTime(s.req.HostPID)
+	start, _ := container.SelfStartTime()
 	_ = records.Update(id, func(st *container.State) error {
 		st.Status, st.Pid, st.PidStart, st.StartedAt = container.Running, s.req.HostPID, start, time.Now().UTC()
 		return nil
