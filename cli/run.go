@@ -156,6 +156,11 @@ func (c *runCmd) config() (container.Config, error) {
 			cfg.Entrypoint = []string{*c.Entrypoint}
 		}
 	}
+	if c.Name != "" {
+		if err := container.CheckName(c.Name); err != nil {
+			return cfg, err
+		}
+	}
 	if c.Workdir != "" && c.Workdir[0] != '/' {
 		return cfg, fmt.Errorf("the working directory %q is not an absolute path", c.Workdir)
 	}

@@ -98,3 +98,12 @@ var surnames = [...]string{
 	"turing", "varahamihira", "villani", "wescoff", "wiles", "williams",
 	"wilson", "wozniak", "wright", "yalow", "yonath",
 }
+
+// CheckName tells whether name may name a container, so the CLI can refuse
+// a bad --name before it creates anything.
+func CheckName(name string) error {
+	if !validName(name) {
+		return fmt.Errorf("%w %q: use letters, digits and _.- (not first)", ErrInvalidName, name)
+	}
+	return nil
+}

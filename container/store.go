@@ -71,8 +71,10 @@ func (s *Store) Create(cfg Config) (*Container, error) {
 	} else if !validID(cfg.ID) {
 		return nil, fmt.Errorf("create container: %w: %q is not 64 lowercase hex digits", ErrInvalidID, cfg.ID)
 	}
-	if cfg.Name != "" && !validName(cfg.Name) {
-		return nil, fmt.Errorf("create container: %w: %q must match [a-zA-Z0-9][a-zA-Z0-9_.-]*", ErrInvalidName, cfg.Name)
+	if cfg.Name != "" {
+		if err := CheckName(cfg.Name); err != nil {
+			return nil, fmt.Errorf("create container: %w", err)
+		}
 	}
 	if cfg.Created.IsZero() {
 		cfg.Created = now()
