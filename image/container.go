@@ -5,13 +5,30 @@ import (
 	"fmt"
 
 	"go.podman.io/storage"
+	"go.podman.io/storage/pkg/idtools"
+	"go.podman.io/storage/types"
+
+	"github.com/boxcli/box/userns"
 )
 
 // CreateContainer creates a writable layer for container id on top of
 // image imageID (a full image ID, as Lookup returns). box uses its own
 // container ID as the storage container ID.
-func (s *Store) CreateContainer(id, imageID string) error {
-	if _, err := s.store.CreateContainer(id, nil, imageID, "", "", nil); err != nil {
+//
+// With maps (container ids -> ids of box's namespace), the container sees
+// the image through a copy whose owners are shifted by them: what the
+// image gives to root belongs to the container's root, whichever id that
+// is in box's namespace (--userns=keep-id). containers/storage keeps that
+// copy and reuses it for the next container with the same maps.
+func (s *Store) CreateContainer(id, imageID string, uidMap, gidMap []userns.IDMap) error {
+	var opts *storage.ContainerOptions
+	if len(uidMap) > 0 {
+		opts = &storage.ContainerOptions{IDMappingOptions: types.IDMappingOptions{
+			UIDMap: toIDTools(uidMap),
+			GIDMap: toIDTools(gidMap),
+		}}
+	}
+	if _, err := s.store.CreateContainer(id, nil, imageID, "", "", opts); err != nil {
 		if errors.Is(err, storage.ErrImageUnknown) {
 			return fmt.Errorf("create container layer %s: %w: %s", id, ErrImageNotFound, imageID)
 		}
@@ -63,4 +80,12 @@ func (s *Store) Containers() ([]string, error) {
 		ids[i] = c.ID
 	}
 	return ids, nil
+}
+
+func toIDTools(m []userns.IDMap) []idtools.IDMap {
+	out := make([]idtools.IDMap, len(m))
+	for i, e := range m {
+		out[i] = idtools.IDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	}
+	return out
 }

@@ -74,7 +74,13 @@ func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
 
 	var root string
 	if is != nil {
-		if err = is.CreateContainer(id, cfg.ImageID); err != nil {
+		var uidMap, gidMap []userns.IDMap
+		if userns.Mode(cfg.UserNS) == userns.KeepID {
+			if uidMap, gidMap, err = s.keepIDPlan(); err != nil {
+				return 0, err
+			}
+		}
+		if err = is.CreateContainer(id, cfg.ImageID, uidMap, gidMap); err != nil {
 			return 0, err
 		}
 		if root, err = is.Mount(id); err != nil {
@@ -167,16 +173,23 @@ func forwardedSignals() []os.Signal {
 	}
 }
 
-// keepIDMaps gives the container's own user namespace the map that makes
-// the user's id itself again (podman's --userns=keep-id).
-func (s *stage) keepIDMaps(pid int) error {
+// keepIDPlan is the nested map that makes the user's id itself again
+// inside the container (podman's --userns=keep-id).
+func (s *stage) keepIDPlan() (uid, gid []userns.IDMap, err error) {
 	size, err := userns.CurrentMapSize()
+	if err != nil {
+		return nil, nil, err
+	}
+	return userns.KeepIDMaps(s.req.HostUID, size), userns.KeepIDMaps(s.req.HostGID, size), nil
+}
+
+// keepIDMaps writes that map for the container's own user namespace.
+func (s *stage) keepIDMaps(pid int) error {
+	uid, gid, err := s.keepIDPlan()
 	if err != nil {
 		return err
 	}
-	return userns.WriteNested(pid,
-		userns.KeepIDMaps(s.req.HostUID, size),
-		userns.KeepIDMaps(s.req.HostGID, size))
+	return userns.WriteNested(pid, uid, gid)
 }
 
 // ErrNoCommand: neither the user nor the image named a command.
