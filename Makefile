@@ -25,13 +25,16 @@ test:
 install: build
 	install -D -m 0755 bin/box $(DESTDIR)$(PREFIX)/bin/box
 
-# Needs no image and no network: the host's own / as the rootfs.
+# Needs no image and no network: the host's own / as the rootfs, with a
+# throwaway overlay on top.
 demo: build
-	bin/box run --rm --rootfs / sh -c 'echo "Hello from inside box!"; \
-		echo "hostname: $$(hostname)"; \
-		echo "id:       $$(id)"; \
-		echo "pid 1:    $$(tr "\0" " " </proc/1/cmdline)"; \
-		echo "my pid:   $$$$"'
+	@bin/box run --rm --rootfs / sh -c '\
+	  echo "Hello from a box sandbox of this machine ($$(. /etc/os-release; echo $$PRETTY_NAME))"; \
+	  echo "  hostname:   $$(hostname)"; \
+	  echo "  user:       $$(id -un), uid $$(id -u) inside; uid map: $$(head -1 /proc/self/uid_map | tr -s " ")"; \
+	  echo "  my pid:     $$$$ (processes visible: $$(ls /proc | grep -c "^[0-9]"))"; \
+	  echo x > /etc/box-demo && echo "  wrote /etc/box-demo: it vanishes with the sandbox"'
+	@test ! -e /etc/box-demo && echo "  (and indeed: no /etc/box-demo on the host)"
 
 # Every package but the CLI behaviour suite (which needs the test bed).
 unit:
