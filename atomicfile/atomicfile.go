@@ -57,13 +57,15 @@ func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
 	// The new name lives in the directory; sync it so the rename survives a
 	// crash. The data is in place by now, so a failure here is reported but
 	// there is nothing to clean up.
-	if err := syncDir(dir); err != nil {
+	if err := SyncDir(dir); err != nil {
 		return fmt.Errorf("sync directory of %s: %w", path, err)
 	}
 	return nil
 }
 
-func syncDir(dir string) error {
+// SyncDir makes a directory's entries durable: after a rename or a
+// removal, fsync of the directory is what makes the change survive a crash.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

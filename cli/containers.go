@@ -42,11 +42,7 @@ type psRow struct {
 }
 
 func (c *psCmd) Run(e *env) error {
-	h, err := lookupHost()
-	if err != nil {
-		return err
-	}
-	records, err := container.Open(h.dirs.Containers())
+	_, records, err := openRecords()
 	if err != nil {
 		return err
 	}
@@ -163,11 +159,7 @@ type rmCmd struct {
 }
 
 func (c *rmCmd) Run(e *env) error {
-	h, err := lookupHost()
-	if err != nil {
-		return err
-	}
-	records, err := container.Open(h.dirs.Containers())
+	h, records, err := openRecords()
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/boxcli/box/boxdirs"
+	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/stage"
 	"github.com/boxcli/box/subid"
 	"github.com/boxcli/box/userns"
@@ -37,6 +38,19 @@ func lookupHost() (*host, error) {
 	}
 	h.dirs = d
 	return h, nil
+}
+
+// openRecords finds the host and opens its container records.
+func openRecords() (*host, *container.Store, error) {
+	h, err := lookupHost()
+	if err != nil {
+		return nil, nil, err
+	}
+	records, err := container.Open(h.dirs.Containers())
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, records, nil
 }
 
 // maps plans box's user namespace for mode, warning once when it has to

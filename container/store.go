@@ -154,7 +154,7 @@ func (s *Store) place(c *Container) (err error) {
 		return err
 	}
 	// The record exists once the rename is on disk.
-	return syncDir(s.dir)
+	return atomicfile.SyncDir(s.dir)
 }
 
 // sweep removes what a crashed Create or Remove left. It must run under
@@ -302,7 +302,7 @@ func (s *Store) Remove(id string) error {
 	if err := os.Rename(s.Dir(id), tmp); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := atomicfile.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
 	if err := os.RemoveAll(tmp); err != nil {
@@ -395,12 +395,3 @@ func writeJSON(path string, v any) error {
 // now is the creation time as it will read back from JSON: UTC, without the
 // monotonic reading that a decoded time lacks.
 func now() time.Time { return time.Now().UTC().Round(0) }
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

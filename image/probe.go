@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/boxcli/box/atomicfile"
 )
 
 // checkNativeOverlay says whether native overlay really works in this user
@@ -30,7 +32,7 @@ func checkNativeOverlay(graphRoot string) error {
 	verdict := probeOverlay(graphRoot, "userxattr")
 	// A verdict that cannot be saved is only a missed shortcut: the probe
 	// runs again next time.
-	_ = writeFileAtomic(cache, formatVerdict(release, verdict))
+	_ = atomicfile.WriteFile(cache, formatVerdict(release, verdict), 0o644)
 	return verdict
 }
 
@@ -115,23 +117,4 @@ func kernelRelease() (string, error) {
 		return "", fmt.Errorf("uname: %w", err)
 	}
 	return string(bytes.TrimRight(u.Release[:], "\x00")), nil
-}
-
-// writeFileAtomic replaces path so that readers never see half a file.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }
