@@ -44,6 +44,10 @@ func (s *Store) Mount(id string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("mount container %s: %w", id, err)
 	}
+	if s.mounted == nil {
+		s.mounted = map[string]bool{}
+	}
+	s.mounted[id] = true
 	return dir, nil
 }
 
@@ -55,6 +59,7 @@ func (s *Store) Unmount(id string) error {
 	if _, err := s.store.Unmount(id, true); err != nil && !errors.Is(err, storage.ErrLayerNotMounted) {
 		return fmt.Errorf("unmount container %s: %w", id, err)
 	}
+	delete(s.mounted, id)
 	return nil
 }
 
@@ -65,6 +70,7 @@ func (s *Store) DeleteContainer(id string) error {
 	if err != nil && !errors.Is(err, storage.ErrContainerUnknown) && !errors.Is(err, storage.ErrNotAContainer) {
 		return fmt.Errorf("delete container layer %s: %w", id, err)
 	}
+	delete(s.mounted, id) // deleting unmounts it
 	return nil
 }
 

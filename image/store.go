@@ -66,6 +66,10 @@ type Store struct {
 	sys    *types.SystemContext
 	policy *signature.Policy
 	tmpDir string
+	// mounted are the containers this Store mounted, the only ones Close
+	// may unmount: mount counts in the run root are shared by every box
+	// process, but each mount lives in one stage's namespace.
+	mounted map[string]bool
 }
 
 // Files and directories box keeps next to containers/storage's own in GraphRoot.
@@ -152,17 +156,23 @@ func (s *Store) Driver() string { return s.driver }
 
 // Close shuts the store down, unmounting whatever it still has mounted.
 func (s *Store) Close() error {
-	_, err := s.store.Shutdown(true)
-	if errors.Is(err, storage.ErrLayerUsedByContainer) {
-		// The forced shutdown unmounted the layers but then reports that
-		// they were mounted and skips the driver cleanup, which would leave
-		// the overlay home's bind mount behind; the second round does it.
-		_, err = s.store.Shutdown(true)
+	var errs []error
+	for id := range s.mounted {
+		if err := s.Unmount(id); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("shut down image store: %w", err)
+	// Never Shutdown(true): it force-unmounts every layer the shared mount
+	// counts name, i.e. other stages' running containers, and removes their
+	// merged directories, and removing a mount point detaches the mounts on
+	// it in every namespace (Linux >= 3.18): a neighbour would lose its root
+	// filesystem. Other containers still counted as mounted make Shutdown
+	// report ErrLayerUsedByContainer and skip the driver's cleanup; that only
+	// concerns mounts in this stage's namespace, which dies with it.
+	if _, err := s.store.Shutdown(false); err != nil && !errors.Is(err, storage.ErrLayerUsedByContainer) {
+		errs = append(errs, fmt.Errorf("shut down image store: %w", err))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (s *Store) policyContext() (*signature.PolicyContext, error) {
