@@ -30,6 +30,10 @@ type root struct {
 	Run     runCmd     `cmd:"" group:"Containers" help:"Create and run a container from an image or a directory.\n\nExample: box run --rm -it box-test/busybox sh"`
 	Ps      psCmd      `cmd:"" group:"Containers" help:"List containers.\n\nExample: box ps -a --format json"`
 	Rm      rmCmd      `cmd:"" group:"Containers" help:"Remove containers.\n\nExample: box rm -f web"`
+	Logs    logsCmd    `cmd:"" group:"Containers" help:"Show a container's output.\n\nExample: box logs -f --tail 20 web"`
+	Stop    stopCmd    `cmd:"" group:"Containers" help:"Stop containers: the stop signal, then SIGKILL after a timeout.\n\nExample: box stop -t 5 web"`
+	Kill    killCmd    `cmd:"" group:"Containers" help:"Send a signal to containers.\n\nExample: box kill -s HUP web"`
+	Wait    waitCmd    `cmd:"" group:"Containers" help:"Wait for containers to stop and print their exit codes.\n\nExample: box wait web"`
 	Images  imagesCmd  `cmd:"" group:"Images" help:"List images.\n\nExample: box images -q"`
 	Load    loadCmd    `cmd:"" group:"Images" help:"Load images from a docker-archive or oci-archive tarball or an OCI layout directory.\n\nExample: box load -i busybox.tar"`
 	Import  importCmd  `cmd:"" group:"Images" help:"Make an image from a root filesystem tarball or directory.\n\nExample: box import rootfs.tar.gz myimage:1"`

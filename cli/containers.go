@@ -199,10 +199,7 @@ func (c *rmCmd) Run(e *env) error {
 			failed++
 		}
 	}
-	if failed > 0 {
-		return exitCode(125)
-	}
-	return nil
+	return failures(failed)
 }
 
 // errRunning refuses to remove a running container without --force.

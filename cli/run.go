@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +20,7 @@ import (
 )
 
 type runCmd struct {
+	Detach      bool              `short:"d" help:"Run in the background and print the container ID; see box logs, stop, rm."`
 	Interactive bool              `short:"i" help:"Keep stdin open and attach it to the container."`
 	Tty         bool              `short:"t" help:"Allocate a pseudo-terminal in the container."`
 	Init        bool              `help:"Run box's small init as PID 1: it reaps zombies and forwards signals."`
@@ -68,6 +70,9 @@ func (c *runCmd) Run(e *env) error {
 		EntrypointGiven: c.Entrypoint != nil,
 		Console:         c.Tty,
 	}
+	if c.Detach {
+		return c.runDetached(e, req, maps)
+	}
 	opt := stage.Options{Maps: maps, Stdout: e.stdout, Stderr: e.stderr}
 	if c.Interactive && !c.Tty {
 		opt.Stdin = e.stdin
@@ -115,6 +120,27 @@ func (c *runCmd) Run(e *env) error {
 		t.drain()
 	}
 	return err
+}
+
+// runDetached hands the container to the stage, which stays on as its
+// monitor, and prints the ID as soon as the container runs.
+func (c *runCmd) runDetached(e *env, req stage.Request, maps userns.Maps) error {
+	req.Run.Detach, req.Run.Console = true, false
+	// The stage's own stderr is only for a crash before it can answer.
+	s, err := stage.Start(req, stage.Options{Maps: maps, Detach: true})
+	if err != nil {
+		return err
+	}
+	raw, err := s.Wait(e.warn)
+	if err != nil {
+		return err
+	}
+	var res stage.RunResult
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return fmt.Errorf("read the container ID: %w", err)
+	}
+	fmt.Fprintln(e.stdout, res.ID)
+	return nil
 }
 
 func forwardedSignals() []os.Signal {

@@ -20,12 +20,16 @@ type Options struct {
 	Stdin          io.Reader // nil: /dev/null
 	Stdout, Stderr io.Writer
 	Console        *os.File // the container end of the console socket, for -t
+	// Detach starts the stage in a session of its own that outlives the
+	// CLI: it stays on as a detached container's monitor.
+	Detach bool
 }
 
 // Session is a running stage seen from the CLI.
 type Session struct {
 	cmd     *exec.Cmd
 	replies *os.File
+	detach  bool
 }
 
 // Start re-executes box as the stage in new user, mount and pid
@@ -59,6 +63,10 @@ func Start(req Request, opt Options) (*Session, error) {
 	// The stage, and with it the container, must not outlive a CLI killed
 	// with SIGKILL: a foreground container belongs to its terminal.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if opt.Detach {
+		// Away from the CLI's terminal and its death.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	}
 	if err := userns.Start(cmd, opt.Maps); err != nil {
 		reqW.Close()
 		repR.Close()
@@ -73,7 +81,7 @@ func Start(req Request, opt Options) (*Session, error) {
 		repR.Close()
 		return nil, fmt.Errorf("send request to stage: %w", err)
 	}
-	return &Session{cmd: cmd, replies: repR}, nil
+	return &Session{cmd: cmd, replies: repR, detach: opt.Detach}, nil
 }
 
 // Signal forwards sig to the stage, which passes it on to the container.
@@ -110,6 +118,11 @@ func (s *Session) Wait(warn func(string)) (json.RawMessage, error) {
 			continue
 		}
 		final = &r
+	}
+	if s.detach && final != nil && final.Result != nil {
+		// The stage lives on as the container's monitor.
+		_ = s.cmd.Process.Release()
+		return final.Result, nil
 	}
 	werr := s.cmd.Wait()
 	switch {

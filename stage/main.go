@@ -23,14 +23,28 @@ const (
 
 // replier writes the stage's answer, one JSON line per reply.
 type replier struct {
-	mu  sync.Mutex
-	enc *json.Encoder
+	mu     sync.Mutex
+	f      *os.File
+	enc    *json.Encoder
+	closed bool
 }
 
 func (r *replier) send(rep Reply) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_ = r.enc.Encode(rep)
+	if !r.closed {
+		_ = r.enc.Encode(rep)
+	}
+}
+
+// finish sends the last reply and closes the pipe: the CLI returns while
+// this stage goes on as a detached container's monitor.
+func (r *replier) finish(rep Reply) {
+	r.send(rep)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	r.f.Close()
 }
 
 func (r *replier) warnf(format string, args ...any) {
@@ -49,7 +63,15 @@ func Main() int {
 		fmt.Fprintf(os.Stderr, "box: %v\n", err)
 		return 125
 	}
-	out := &replier{enc: json.NewEncoder(os.NewFile(fdReplies, "replies"))}
+	// Inherited fds are not close-on-exec: without this, every helper the
+	// stage starts (fuse-overlayfs daemons, containers/storage's re-execs)
+	// would hold the reply pipe open, and a detached run would never
+	// answer. What the init needs it gets explicitly.
+	for fd := fdRequest; fd <= fdConsole; fd++ {
+		unix.CloseOnExec(fd)
+	}
+	rf := os.NewFile(fdReplies, "replies")
+	out := &replier{f: rf, enc: json.NewEncoder(rf)}
 	var req Request
 	if err := json.NewDecoder(os.NewFile(fdRequest, "request")).Decode(&req); err != nil {
 		out.send(Reply{Error: &Error{Msg: fmt.Sprintf("read request: %v", err)}})
@@ -119,11 +141,13 @@ func (s *stage) dispatch(ctx context.Context) (any, *int, error) {
 	return nil, nil, fmt.Errorf("unknown stage op %q", s.req.Op)
 }
 
-func (s *stage) openImages() (*image.Store, error) {
+func (s *stage) openImages() (*image.Store, error) { return s.openImagesWith(s.req.Driver) }
+
+func (s *stage) openImagesWith(driver string) (*image.Store, error) {
 	return image.Open(image.Options{
 		GraphRoot: s.req.Dirs.Storage(),
 		RunRoot:   s.req.Dirs.StorageRun(),
-		Driver:    s.req.Driver,
+		Driver:    driver,
 		Warnf:     s.out.warnf,
 	})
 }

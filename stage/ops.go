@@ -16,15 +16,16 @@ func (s *stage) remove(r *RemoveRequest) (*RemoveResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	var is *image.Store
+	// One store per driver the containers were made with.
+	stores := map[string]*image.Store{}
 	defer func() {
-		if is != nil {
+		for _, is := range stores {
 			is.Close()
 		}
 	}()
 	res := &RemoveResult{Removed: []string{}}
 	for _, id := range r.IDs {
-		if err := s.removeOne(records, &is, id); err != nil {
+		if err := s.removeOne(records, stores, id); err != nil {
 			res.Errors = append(res.Errors, wireError(err))
 			continue
 		}
@@ -33,20 +34,24 @@ func (s *stage) remove(r *RemoveRequest) (*RemoveResult, error) {
 	return res, nil
 }
 
-func (s *stage) removeOne(records *container.Store, is **image.Store, id string) error {
+func (s *stage) removeOne(records *container.Store, stores map[string]*image.Store, id string) error {
 	c, err := records.Get(id)
 	if err != nil {
 		return err
 	}
 	if c.Config.Rootfs == "" {
-		if *is == nil {
-			opened, err := s.openImages()
-			if err != nil {
+		driver := c.Config.StorageDriver
+		if driver == "" {
+			driver = s.req.Driver
+		}
+		is := stores[driver]
+		if is == nil {
+			if is, err = s.openImagesWith(driver); err != nil {
 				return err
 			}
-			*is = opened
+			stores[driver] = is
 		}
-		if err := (*is).DeleteContainer(id); err != nil {
+		if err := is.DeleteContainer(id); err != nil {
 			return fmt.Errorf("remove the layer of %s: %w", c.Config.Name, err)
 		}
 	}

@@ -52,9 +52,12 @@ type RunRequest struct {
 	// even by an empty one.
 	ArgsGiven bool `json:"argsGiven,omitempty"`
 	// EntrypointGiven says --entrypoint was used, even as "".
-	EntrypointGiven bool             `json:"entrypointGiven,omitempty"`
-	Console         bool             `json:"console,omitempty"` // a console socket is fd 5
-	Size            sandbox.TermSize `json:"size"`
+	EntrypointGiven bool `json:"entrypointGiven,omitempty"`
+	Console         bool `json:"console,omitempty"` // a console socket is fd 5
+	// Detach: answer as soon as the container runs and stay on as its
+	// monitor, logging its output (box run -d).
+	Detach bool             `json:"detach,omitempty"`
+	Size   sandbox.TermSize `json:"size"`
 }
 
 // LoadRequest loads an image archive.
@@ -82,6 +85,11 @@ type Reply struct {
 	Error   *Error          `json:"error,omitempty"`
 	Exit    *int            `json:"exit,omitempty"`
 	Result  json.RawMessage `json:"result,omitempty"`
+}
+
+// RunResult is the answer to a detached run.
+type RunResult struct {
+	ID string `json:"id"`
 }
 
 // RemoveResult lists what rm removed and what it could not.

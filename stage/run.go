@@ -2,6 +2,7 @@ package stage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -38,6 +39,7 @@ func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
 			return 0, err
 		}
 		cfg.ImageID, imgCfg = img.ID, img.Config
+		cfg.StorageDriver = is.Driver() // rm must find the layer with the same driver
 	}
 	if userns.Mode(cfg.UserNS) == userns.KeepID && cfg.User == "" {
 		// As podman: keep-id runs as the user, whatever the image says.
@@ -113,7 +115,14 @@ func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
 		NestedUserNS: userns.Mode(cfg.UserNS) == userns.KeepID,
 	}
 	stdio := sandbox.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
-	if cfg.Tty {
+	var logs *monitorLog
+	if r.Detach {
+		if logs, err = newMonitorLog(records.Dir(id), cfg.Tty); err != nil {
+			return 0, err
+		}
+		defer logs.close()
+		stdio = logs.stdio()
+	} else if cfg.Tty {
 		stdio.Console = os.NewFile(fdConsole, "console")
 	}
 	var beforeRun func(int) error
@@ -136,6 +145,11 @@ func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
 		st.Status, st.Pid, st.PidStart, st.StartedAt = container.Running, s.req.HostPID, start, time.Now().UTC()
 		return nil
 	})
+	if logs != nil {
+		logs.started()
+		raw, _ := json.Marshal(RunResult{ID: id})
+		s.out.finish(Reply{Result: raw})
+	}
 	done := make(chan int, 1)
 	go func() { done <- proc.Wait() }()
 	for waiting := true; waiting; {
@@ -145,6 +159,9 @@ func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
 		case code = <-done:
 			waiting = false
 		}
+	}
+	if logs != nil {
+		logs.drain()
 	}
 	if cfg.AutoRemove {
 		if is != nil {
@@ -164,13 +181,23 @@ func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
 	return code, nil
 }
 
-// forwardedSignals are what box run passes on; the container's PID 1
-// decides what each means, as in Docker.
+// forwardedSignals are every signal the stage can catch, passed on to the
+// container's PID 1, which decides what each means (box stop and box kill
+// signal the stage by its host pid). Not SIGCHLD (the stage's own
+// children), SIGURG (the Go runtime's preemption) or SIGPIPE.
 func forwardedSignals() []os.Signal {
-	return []os.Signal{
-		syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
-		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGALRM,
+	var sigs []os.Signal
+	for n := 1; n <= 64; n++ {
+		switch syscall.Signal(n) {
+		case syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGCHLD, syscall.SIGURG, syscall.SIGPIPE:
+			continue
+		}
+		if n == 32 || n == 33 { // reserved by the C library for its threads
+			continue
+		}
+		sigs = append(sigs, syscall.Signal(n))
 	}
+	return sigs
 }
 
 // keepIDPlan is the nested map that makes the user's id itself again

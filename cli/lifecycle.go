@@ -1,0 +1,263 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/containerlog"
+	"github.com/boxcli/box/stage"
+)
+
+// A running container is kept by its stage (the monitor of a detached one,
+// or the process behind box run), PID 1 of the pid namespace that holds
+// the container. The stage passes every catchable signal to the
+// container's PID 1; SIGKILL kills the stage and with it the whole
+// namespace.
+
+type stopCmd struct {
+	Time       int      `short:"t" name:"time" default:"10" help:"Seconds to wait for the container to stop before killing it."`
+	Containers []string `arg:"" help:"Containers to stop."`
+}
+
+func (c *stopCmd) Run(e *env) error {
+	_, records, err := openRecords()
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, ref := range c.Containers {
+		if err := stopOne(records, ref, time.Duration(c.Time)*time.Second); err != nil {
+			report(e, err)
+			failed++
+			continue
+		}
+		fmt.Fprintln(e.stdout, ref)
+	}
+	return failures(failed)
+}
+
+// stopOne sends the container's stop signal, then SIGKILL after timeout.
+// Stopping a container that does not run is not an error, as in Docker.
+func stopOne(records *container.Store, ref string, timeout time.Duration) error {
+	ct, err := records.Get(ref)
+	if err != nil {
+		return err
+	}
+	if ct.State.Status != container.Running {
+		return nil
+	}
+	sig := syscall.SIGTERM
+	if ct.Config.StopSignal != "" {
+		if sig, err = parseSignal(ct.Config.StopSignal); err != nil {
+			return err
+		}
+	}
+	pid, start := ct.State.Pid, ct.State.PidStart
+	if err := syscall.Kill(pid, sig); err != nil && err != syscall.ESRCH {
+		return fmt.Errorf("signal container %s: %w", ct.Config.Name, err)
+	}
+	if waitGone(pid, start, timeout) {
+		return nil
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+		return fmt.Errorf("kill container %s: %w", ct.Config.Name, err)
+	}
+	waitGone(pid, start, 5*time.Second)
+	return nil
+}
+
+// waitGone polls until the keeper is gone; it reports whether it went.
+func waitGone(pid int, start uint64, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for container.Alive(pid, start) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+type killCmd struct {
+	Signal     string   `short:"s" default:"KILL" help:"Signal to send (name or number)."`
+	Containers []string `arg:"" help:"Containers to signal."`
+}
+
+func (c *killCmd) Run(e *env) error {
+	sig, err := parseSignal(c.Signal)
+	if err != nil {
+		return err
+	}
+	_, records, err := openRecords()
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, ref := range c.Containers {
+		ct, err := records.Get(ref)
+		if err == nil && ct.State.Status != container.Running {
+			err = fmt.Errorf("container %s is not running", ct.Config.Name)
+		}
+		if err == nil {
+			err = syscall.Kill(ct.State.Pid, sig)
+		}
+		if err != nil {
+			report(e, err)
+			failed++
+			continue
+		}
+		fmt.Fprintln(e.stdout, ref)
+	}
+	return failures(failed)
+}
+
+// parseSignal reads Docker's forms: KILL, SIGKILL, sigkill, 9.
+func parseSignal(s string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 || n > 64 {
+			return 0, fmt.Errorf("invalid signal %q: numbers go from 1 to 64", s)
+		}
+		return syscall.Signal(n), nil
+	}
+	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
+	for n := 1; n < 32; n++ {
+		if strings.TrimPrefix(strings.ToUpper(unix.SignalName(syscall.Signal(n))), "SIG") == name {
+			return syscall.Signal(n), nil
+		}
+	}
+	return 0, fmt.Errorf("invalid signal %q: use a name such as TERM or KILL, or a number", s)
+}
+
+type waitCmd struct {
+	Containers []string `arg:"" help:"Containers to wait for; prints each exit code."`
+}
+
+func (c *waitCmd) Run(e *env) error {
+	_, records, err := openRecords()
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, ref := range c.Containers {
+		ct, err := records.Get(ref)
+		if err != nil {
+			report(e, err)
+			failed++
+			continue
+		}
+		waitGone(ct.State.Pid, ct.State.PidStart, 100*365*24*time.Hour)
+		if ct, err = records.Get(ct.Config.ID); err != nil {
+			// Removed when it ended (--rm): its status is gone with it.
+			report(e, err)
+			failed++
+			continue
+		}
+		fmt.Fprintln(e.stdout, ct.State.ExitCode)
+	}
+	return failures(failed)
+}
+
+type logsCmd struct {
+	Follow     bool   `short:"f" help:"Follow the log until the container stops."`
+	Tail       string `short:"n" default:"all" help:"Number of lines to show from the end, or all."`
+	Since      string `help:"Show lines since a time (RFC 3339, or a duration such as 10m)."`
+	Until      string `help:"Show lines until a time (RFC 3339, or a duration such as 10m)."`
+	Timestamps bool   `short:"t" help:"Show each line's time."`
+	Container  string `arg:"" help:"Container."`
+}
+
+func (c *logsCmd) Run(e *env) error {
+	_, records, err := openRecords()
+	if err != nil {
+		return err
+	}
+	ct, err := records.Get(c.Container)
+	if err != nil {
+		return err
+	}
+	f := containerlog.Filter{Tail: -1}
+	if c.Tail != "all" {
+		if f.Tail, err = strconv.Atoi(c.Tail); err != nil || f.Tail < 0 {
+			return fmt.Errorf("invalid --tail %q: give a number of lines or all", c.Tail)
+		}
+	}
+	if f.Since, err = parseTime(c.Since); err != nil {
+		return err
+	}
+	if f.Until, err = parseTime(c.Until); err != nil {
+		return err
+	}
+	path := filepath.Join(records.Dir(ct.Config.ID), stage.LogFile)
+	entries, off, err := containerlog.Read(path, f)
+	if err != nil {
+		return fmt.Errorf("read log: %w", err)
+	}
+	c.print(e, entries)
+	if !c.Follow {
+		return nil
+	}
+	f.Tail = -1
+	for {
+		alive := container.Alive(ct.State.Pid, ct.State.PidStart)
+		entries, off, err = containerlog.ReadFrom(path, off, f)
+		if err != nil {
+			return fmt.Errorf("read log: %w", err)
+		}
+		c.print(e, entries)
+		// Read once more after the end, so nothing written last is lost.
+		if !alive {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (c *logsCmd) print(e *env, entries []containerlog.Entry) {
+	for _, en := range entries {
+		w := e.stdout
+		if en.Stream == "stderr" {
+			w = e.stderr
+		}
+		if c.Timestamps {
+			fmt.Fprintf(w, "%s %s", en.Time.Format(time.RFC3339Nano), en.Log)
+		} else {
+			fmt.Fprint(w, en.Log)
+		}
+	}
+}
+
+// parseTime reads --since/--until: RFC 3339, a Unix time, or a duration
+// back from now (10m), as Docker does.
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Unix(0, int64(n*1e9)), nil
+	}
+	return time.Time{}, fmt.Errorf("invalid time %q: use RFC 3339 (2026-01-02T15:04:05Z), a Unix time, or a duration such as 10m", s)
+}
+
+// failures turns a count of already reported errors into the exit status.
+func failures(n int) error {
+	if n > 0 {
+		return exitCode(125)
+	}
+	return nil
+}
