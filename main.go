@@ -24,6 +24,8 @@ func main() {
 		os.Exit(stage.Main())
 	case roles.Init:
 		os.Exit(sandbox.Main())
+	case roles.Exec:
+		os.Exit(sandbox.ExecMain())
 	}
 	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -5,6 +5,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ type root struct {
 	Run     runCmd     `cmd:"" group:"Containers" help:"Create and run a container from an image or a directory.\n\nExample: box run --rm -it box-test/busybox sh"`
 	Ps      psCmd      `cmd:"" group:"Containers" help:"List containers.\n\nExample: box ps -a --format json"`
 	Rm      rmCmd      `cmd:"" group:"Containers" help:"Remove containers.\n\nExample: box rm -f web"`
+	Exec    execCmd    `cmd:"" group:"Containers" help:"Run a command in a running container.\n\nExample: box exec -it web sh"`
 	Logs    logsCmd    `cmd:"" group:"Containers" help:"Show a container's output.\n\nExample: box logs -f --tail 20 web"`
 	Stop    stopCmd    `cmd:"" group:"Containers" help:"Stop containers: the stop signal, then SIGKILL after a timeout.\n\nExample: box stop -t 5 web"`
 	Kill    killCmd    `cmd:"" group:"Containers" help:"Send a signal to containers.\n\nExample: box kill -s HUP web"`
@@ -115,3 +117,10 @@ func fail(e *env, code int, format string, args ...any) int {
 // osEnv is the process environment; a function so tests can see where it
 // is read.
 func osEnv(k string) string { return os.Getenv(k) }
+
+func writeJSON(w io.Writer, v any) error {
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		return fmt.Errorf("send config: %w", err)
+	}
+	return nil
+}

@@ -276,27 +276,53 @@ func (t *terminal) size() sandbox.TermSize {
 	return sandbox.TermSize{}
 }
 
-// start waits for the pty master in the background and relays it.
+// start receives the pty master (the container sends it before its
+// command starts, or closes the socket by failing) and relays it.
 func (t *terminal) start() {
 	t.remote.Close() // the stage has its copy
+	m, err := sandbox.ReceiveConsole(t.local)
+	t.local.Close()
+	if err != nil {
+		close(t.out) // the stage reports why the container did not start
+		return
+	}
+	t.pty.Store(m)
+	if t.in != nil {
+		t.restore = localTerminalMode(int(t.in.Fd()), t.interactive)
+	}
+	if t.interactive {
+		go func() { _, _ = io.Copy(m, t.e.stdin) }()
+	}
 	go func() {
 		defer close(t.out)
-		m, err := sandbox.ReceiveConsole(t.local)
-		if err != nil {
-			return // the stage reports why the container did not start
-		}
-		t.pty.Store(m)
-		if t.in != nil && t.interactive {
-			if st, err := term.MakeRaw(int(t.in.Fd())); err == nil {
-				t.restore = func() { _ = term.Restore(int(t.in.Fd()), st) }
-			}
-		}
-		if t.interactive {
-			go func() { _, _ = io.Copy(m, t.e.stdin) }()
-		}
 		// EIO when the last holder of the slave has gone: that is the end.
 		_, _ = io.Copy(t.e.stdout, m)
 	}()
+}
+
+// localTerminalMode sets the user's terminal for relaying a container's
+// pty and returns how to restore it. Interactive: raw, every key goes to
+// the container. Output only: just no output processing, since the
+// container's pty already turned \n into \r\n; Ctrl-C then still signals
+// box, which forwards it.
+func localTerminalMode(fd int, interactive bool) func() {
+	if interactive {
+		st, err := term.MakeRaw(fd)
+		if err != nil {
+			return func() {}
+		}
+		return func() { _ = term.Restore(fd, st) }
+	}
+	tio, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return func() {}
+	}
+	saved := *tio
+	tio.Oflag &^= unix.OPOST
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, tio); err != nil {
+		return func() {}
+	}
+	return func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, &saved) }
 }
 
 func (t *terminal) resize() {
@@ -312,7 +338,6 @@ func (t *terminal) resize() {
 
 // drain waits for the container's last output after it exited.
 func (t *terminal) drain() {
-	t.local.Close()
 	select {
 	case <-t.out:
 	case <-time.After(2 * time.Second):

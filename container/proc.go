@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // diedCode is what a record reports for a process that vanished without
@@ -109,4 +110,69 @@ func SelfStartTime() (uint64, error) {
 	}
 	_, start, err := parseStat(b)
 	return start, err
+}
+
+// InitOf finds a running container's PID 1 from its keeper (the stage):
+// the keeper's child that lives in a pid namespace of its own. The keeper's
+// other children (fuse-overlayfs daemons, helpers) share its namespace.
+func InitOf(keeper int) (int, error) {
+	own, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", keeper))
+	if err != nil {
+		return 0, fmt.Errorf("find the container's init: %w", err)
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		if ppid, err := parsePPid(b); err != nil || ppid != keeper {
+			continue
+		}
+		if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); err == nil && ns != own {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("find the container's init: no child of %d in a pid namespace of its own", keeper)
+}
+
+// parsePPid takes field 4 of /proc/PID/stat.
+func parsePPid(b []byte) (int, error) {
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed stat line")
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return 0, fmt.Errorf("malformed stat line")
+	}
+	return strconv.Atoi(f[1])
+}
+
+// ChildOf returns a child of pid (the command nsenter forked).
+func ChildOf(pid int) (int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
+			if ppid, err := parsePPid(b); err == nil && ppid == pid {
+				return child, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("no child of %d", pid)
 }

@@ -15,4 +15,8 @@ const (
 	// Init runs inside the container's namespaces: it finishes the mounts,
 	// pivots into the root filesystem, drops privileges and execs the command.
 	Init = "init"
+	// Exec runs inside every namespace of a running container, entered by
+	// nsenter: it applies the container's restrictions and execs the
+	// command of box exec.
+	Exec = "exec"
 )

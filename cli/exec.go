@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/roles"
+	"github.com/boxcli/box/sandbox"
+)
+
+type execCmd struct {
+	Interactive bool     `short:"i" help:"Keep stdin open and attach it to the command."`
+	Tty         bool     `short:"t" help:"Allocate a pseudo-terminal in the container."`
+	Detach      bool     `short:"d" help:"Run the command in the background."`
+	Env         []string `short:"e" sep:"none" help:"Set an environment variable (KEY=VALUE, or KEY to copy it from here)."`
+	Workdir     string   `short:"w" help:"Working directory inside the container."`
+	User        string   `short:"u" help:"User to run as: name or uid, with an optional :group or :gid."`
+	Privileged  bool     `help:"Give the command every capability of the container's user namespace."`
+	Container   string   `arg:"" help:"Container."`
+	Command     []string `arg:"" passthrough:"" help:"Command and arguments."`
+}
+
+// errNotRunning refuses to exec into a container that does not run.
+var errNotRunning = errors.New("is not running")
+
+// Run enters a running container. Go cannot join a user namespace once it
+// has threads, so util-linux nsenter joins the namespaces of the
+// container's init and runs a sealed in-memory copy of box there (the Exec
+// role), which drops to the container's restrictions and execs the
+// command. The copy keeps the host's box binary out of reach of the
+// container through /proc/PID/exe (CVE-2019-5736).
+func (c *execCmd) Run(e *env) error {
+	_, records, err := openRecords()
+	if err != nil {
+		return err
+	}
+	ct, err := records.Get(c.Container)
+	if err != nil {
+		return err
+	}
+	if ct.State.Status != container.Running {
+		return fmt.Errorf("container %s %w; start it first", ct.Config.Name, errNotRunning)
+	}
+	if _, err := exec.LookPath("nsenter"); err != nil {
+		return fmt.Errorf("box exec needs nsenter: install util-linux")
+	}
+	initPid, err := container.InitOf(ct.State.Pid)
+	if err != nil {
+		return err
+	}
+	cfg := sandbox.ExecConfig{
+		Args:       c.Command,
+		Cwd:        ct.Config.WorkingDir,
+		User:       ct.Config.User,
+		Tty:        c.Tty,
+		Privileged: c.Privileged,
+	}
+	if c.Workdir != "" {
+		cfg.Cwd = c.Workdir
+	}
+	if c.User != "" {
+		cfg.User = c.User
+	}
+	if cfg.Cwd == "" {
+		cfg.Cwd = "/"
+	}
+	extra, err := buildEnv(nil, c.Env, osLookupEnv)
+	if err != nil {
+		return err
+	}
+	cfg.Env = append(append([]string{}, ct.Config.Env...), extra...)
+
+	self, err := sealedSelf()
+	if err != nil {
+		return err
+	}
+	defer self.Close()
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer cfgR.Close()
+	defer cfgW.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer errR.Close()
+	defer errW.Close()
+
+	cmd := exec.Command("nsenter", "--target", strconv.Itoa(initPid),
+		"--user", "--mount", "--pid", "--uts", "--ipc", "--net", "/proc/self/fd/3")
+	cmd.Env = []string{roles.Env + "=" + roles.Exec}
+	cmd.ExtraFiles = []*os.File{self, cfgR, errW}
+	var t *terminal
+	if c.Tty {
+		if t, err = newTerminal(e, c.Interactive); err != nil {
+			return err
+		}
+		defer t.close()
+		cfg.Size = t.size()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, t.remote)
+	} else {
+		cmd.Stdout, cmd.Stderr = e.stdout, e.stderr
+		if c.Interactive {
+			cmd.Stdin = e.stdin
+		}
+	}
+	if c.Detach {
+		cmd.Stdout, cmd.Stderr = nil, nil
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	}
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwardedSignals()...)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start nsenter: %w", err)
+	}
+	cfgR.Close()
+	errW.Close()
+	if err := writeJSON(cfgW, cfg); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return err
+	}
+	cfgW.Close()
+	if err := sandbox.ReadExecStatus(errR); err != nil {
+		_ = cmd.Wait()
+		return err
+	}
+	if c.Detach {
+		return cmd.Process.Release()
+	}
+	if t != nil {
+		t.start()
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-sigs:
+				if sig == syscall.SIGWINCH && t != nil {
+					t.resize()
+					continue
+				}
+				// nsenter forked the command and passes no signal on.
+				if child, err := container.ChildOf(cmd.Process.Pid); err == nil {
+					_ = syscall.Kill(child, sig.(syscall.Signal))
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	err = cmd.Wait()
+	close(done)
+	if t != nil {
+		t.drain()
+	}
+	return exitCode(sandbox.ExitCode(cmd.ProcessState, err))
+}
+
+// sealedSelf copies the running box binary into a sealed memfd.
+func sealedSelf() (*os.File, error) {
+	src, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, fmt.Errorf("open box binary: %w", err)
+	}
+	defer src.Close()
+	fd, err := unix.MemfdCreate("box", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("memfd for box: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "box")
+	if _, err := io.Copy(f, src); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("copy box binary: %w", err)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("seal box binary: %w", err)
+	}
+	return f, nil
+}

@@ -1,0 +1,122 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// ExecConfig is what box exec's helper needs inside the container.
+type ExecConfig struct {
+	Args       []string `json:"args"`
+	Env        []string `json:"env"`
+	Cwd        string   `json:"cwd"`
+	User       string   `json:"user,omitempty"`
+	Tty        bool     `json:"tty,omitempty"`
+	Size       TermSize `json:"size"`
+	Privileged bool     `json:"privileged,omitempty"`
+}
+
+// The exec helper's inherited descriptors (see cli/exec.go): fd 3 is the
+// sealed copy of box it runs from.
+const (
+	execFdConfig  = 4
+	execFdErrors  = 5
+	execFdConsole = 6
+)
+
+// ExecMain is the Exec role. It runs in every namespace of a running
+// container, entered by nsenter, as root of the container's user namespace
+// with all its capabilities: it takes them away again before the command
+// runs, exactly as the init did for the container's own processes.
+func ExecMain() int {
+	runtime.LockOSThread()
+	// Until the exec, this process is box: keep the container's processes
+	// from reading or tracing it.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	errPipe := os.NewFile(execFdErrors, "errors")
+	fail := func(kind string, err error) int {
+		_ = json.NewEncoder(errPipe).Encode(setupError{Kind: kind, Msg: err.Error()})
+		return 125
+	}
+	var cfg ExecConfig
+	if err := json.NewDecoder(os.NewFile(execFdConfig, "config")).Decode(&cfg); err != nil {
+		return fail("", fmt.Errorf("read exec config: %w", err))
+	}
+	if len(cfg.Args) == 0 {
+		return fail("config", fmt.Errorf("no command given"))
+	}
+	user, err := resolveUser(cfg.User)
+	if err != nil {
+		return fail("config", err)
+	}
+	hostname, _ := os.Hostname()
+	env := defaultEnv(cfg.Env, hostname, user.Home, cfg.Tty)
+	if _, err := unix.Setsid(); err != nil {
+		return fail("", fmt.Errorf("setsid: %w", err))
+	}
+	if cfg.Tty {
+		if err := attachConsole(os.NewFile(execFdConsole, "console"), cfg.Size, user); err != nil {
+			return fail("", err)
+		}
+	}
+	path, err := lookPath(cfg.Args[0], envValue(env, "PATH"))
+	if err != nil {
+		return fail(execKind(err), err)
+	}
+	caps := defaultCaps()
+	if cfg.Privileged {
+		if caps, err = allCaps(); err != nil {
+			return fail("", err)
+		}
+	}
+	if err := dropPrivileges(user, caps); err != nil {
+		return fail("", err)
+	}
+	if err := unix.Chdir(cfg.Cwd); err != nil {
+		return fail("config", fmt.Errorf("chdir to working dir %q: %w", cfg.Cwd, err))
+	}
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fail("", fmt.Errorf("close fds: %w", err))
+	}
+	// nsenter's parent waits for us holding the status pipe open, so its
+	// end cannot mean success: say so, then exec. An exec that still fails
+	// (lookPath checked the file) can only be told on stderr.
+	_ = json.NewEncoder(errPipe).Encode(setupError{Kind: "started"})
+	err = unix.Exec(path, cfg.Args, env)
+	fmt.Fprintf(os.Stderr, "box: exec %q: %v\n", cfg.Args[0], err)
+	if execKind(err) == "not-found" {
+		return 127
+	}
+	return 126
+}
+
+// allCaps is every capability the kernel knows: what --privileged keeps.
+func allCaps() ([]uintptr, error) {
+	last, err := lastCap()
+	if err != nil {
+		return nil, err
+	}
+	caps := make([]uintptr, 0, last+1)
+	for c := uintptr(0); c <= last; c++ {
+		caps = append(caps, c)
+	}
+	return caps, nil
+}
+
+// ReadExecStatus reads the exec helper's one message: nil when it is
+// about to exec the command, else why it could not.
+func ReadExecStatus(r io.Reader) error {
+	var se setupError
+	if err := json.NewDecoder(r).Decode(&se); err != nil {
+		return fmt.Errorf("the exec helper ended without a word (%v)", err)
+	}
+	if se.Kind == "started" {
+		return nil
+	}
+	return se.err()
+}
