@@ -39,6 +39,11 @@ type root struct {
 	Images  imagesCmd  `cmd:"" group:"Images" help:"List images.\n\nExample: box images -q"`
 	Load    loadCmd    `cmd:"" group:"Images" help:"Load images from a docker-archive or oci-archive tarball or an OCI layout directory.\n\nExample: box load -i busybox.tar"`
 	Import  importCmd  `cmd:"" group:"Images" help:"Make an image from a root filesystem tarball or directory.\n\nExample: box import rootfs.tar.gz myimage:1"`
+	Save    saveCmd    `cmd:"" group:"Images" help:"Write images to an archive.\n\nExample: box save -o busybox.tar busybox"`
+	Tag     tagCmd     `cmd:"" group:"Images" help:"Give an image another name.\n\nExample: box tag busybox mybox:1"`
+	Rmi     rmiCmd     `cmd:"" group:"Images" help:"Remove images.\n\nExample: box rmi mybox:1"`
+	History historyCmd `cmd:"" group:"Images" help:"Show an image's layers.\n\nExample: box history busybox"`
+	Image   imageCmd   `cmd:"" group:"Images" help:"Manage images (ls, rm, inspect, prune, history, tag, save, load, import).\n\nExample: box image prune -a"`
 	Unshare unshareCmd `cmd:"" group:"System" help:"Run a command as root in box's user namespace (to inspect or delete files owned by subordinate ids).\n\nExample: box unshare ls -ln ~/.local/share/box/storage"`
 	Version versionCmd `cmd:"" group:"System" help:"Show box's version.\n\nExample: box version"`
 }

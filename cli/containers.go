@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -136,18 +137,10 @@ func printTemplate(e *env, format string, rows any) error {
 	if err != nil {
 		return fmt.Errorf("invalid --format template: %w", err)
 	}
-	switch rs := rows.(type) {
-	case []psRow:
-		for _, r := range rs {
-			if err := tmpl.Execute(e.stdout, r); err != nil {
-				return fmt.Errorf("--format: %w", err)
-			}
-		}
-	case []imageRow:
-		for _, r := range rs {
-			if err := tmpl.Execute(e.stdout, r); err != nil {
-				return fmt.Errorf("--format: %w", err)
-			}
+	v := reflect.ValueOf(rows)
+	for i := 0; i < v.Len(); i++ {
+		if err := tmpl.Execute(e.stdout, v.Index(i).Interface()); err != nil {
+			return fmt.Errorf("--format: %w", err)
 		}
 	}
 	return nil

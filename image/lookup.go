@@ -249,45 +249,6 @@ func isHex(s string) bool {
 	return true
 }
 
-// RemoveImage removes what ref names. If ref is a name and the image has
-// other names, only that name goes (like docker rmi of one tag). Otherwise
-// the image goes, unless containers use it: then the error Is ErrImageInUse,
-// or with force their layers are deleted first.
-func (s *Store) RemoveImage(ref string, force bool) error {
-	img, err := s.resolve(ref)
-	if err != nil {
-		return fmt.Errorf("remove image: %w", err)
-	}
-	if name, ok := namedBy(ref, img); ok && len(img.Names) > 1 {
-		if err := s.store.RemoveNames(img.ID, []string{name}); err != nil {
-			return fmt.Errorf("untag %s: %w", name, err)
-		}
-		return nil
-	}
-	cs, err := s.store.Containers()
-	if err != nil {
-		return fmt.Errorf("remove image %s: %w", ref, err)
-	}
-	var users []string
-	for _, c := range cs {
-		if c.ImageID == img.ID {
-			users = append(users, c.ID)
-		}
-	}
-	if len(users) > 0 && !force {
-		return fmt.Errorf("remove image %s: %w: %s", ref, ErrImageInUse, strings.Join(users, ", "))
-	}
-	for _, id := range users {
-		if err := s.DeleteContainer(id); err != nil {
-			return fmt.Errorf("remove image %s: %w", ref, err)
-		}
-	}
-	if _, err := s.store.DeleteImage(img.ID, true); err != nil {
-		return fmt.Errorf("remove image %s: %w", ref, err)
-	}
-	return nil
-}
-
 // namedBy returns the stored name of img that ref matched, if ref is a
 // name (not an ID or a digest) that resolved to img.
 func namedBy(ref string, img *storage.Image) (string, bool) {

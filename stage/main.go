@@ -131,6 +131,8 @@ func (s *stage) dispatch(ctx context.Context) (any, *int, error) {
 	case OpRemove:
 		res, err := s.remove(s.req.Remove)
 		return res, nil, err
+	case OpSave, OpTag, OpRemoveImages, OpPruneImages, OpInspectImage, OpHistory:
+		return s.withImages(func(is *image.Store) (any, error) { return s.manageImages(ctx, is, s.req.Image) })
 	case OpUnshare:
 		code, err := s.unshare(s.req.Unshare)
 		if err != nil {

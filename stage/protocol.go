@@ -27,6 +27,13 @@ const (
 	OpImport  = "import"
 	OpRemove  = "rm"
 	OpUnshare = "unshare"
+	// Image management: one ImageRequest each.
+	OpSave         = "save"
+	OpTag          = "tag"
+	OpRemoveImages = "rmi"
+	OpPruneImages  = "image-prune"
+	OpInspectImage = "image-inspect"
+	OpHistory      = "history"
 )
 
 // Request is the one message the CLI sends.
@@ -43,6 +50,28 @@ type Request struct {
 	Import  *ImportRequest `json:"import,omitempty"`
 	Remove  *RemoveRequest `json:"remove,omitempty"`
 	Unshare []string       `json:"unshare,omitempty"`
+	Image   *ImageRequest  `json:"image,omitempty"`
+}
+
+// ImageRequest carries the arguments of the image management ops.
+type ImageRequest struct {
+	Refs   []string `json:"refs,omitempty"`
+	Name   string   `json:"name,omitempty"`   // tag: the new name
+	Dest   string   `json:"dest,omitempty"`   // save: the file or directory
+	Format string   `json:"format,omitempty"` // save: docker-archive, oci-archive, oci-dir
+	Force  bool     `json:"force,omitempty"`
+	All    bool     `json:"all,omitempty"`
+	// Running maps the image IDs of running containers to a container's
+	// name: liveness is judged by host pids, so by the CLI. Even rmi -f
+	// leaves these images alone.
+	Running map[string]string `json:"running,omitempty"`
+}
+
+// RemoveImagesResult is what rmi and image prune did, and what failed.
+type RemoveImagesResult struct {
+	Untagged []string `json:"untagged"`
+	Deleted  []string `json:"deleted"`
+	Errors   []*Error `json:"errors,omitempty"`
 }
 
 // RunRequest creates a container and runs it in the foreground.
@@ -123,6 +152,9 @@ func sentinels() []struct {
 	}{
 		{"image-not-found", image.ErrImageNotFound},
 		{"bad-reference", image.ErrBadReference},
+		{"image-in-use", image.ErrImageInUse},
+		{"ambiguous-image", image.ErrAmbiguous},
+		{"save-format", image.ErrSaveFormat},
 		{"driver-unavailable", image.ErrDriverUnavailable},
 		{"container-not-found", container.ErrNotFound},
 		{"ambiguous", container.ErrAmbiguous},

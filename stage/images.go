@@ -1,0 +1,83 @@
+package stage
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/boxcli/box/image"
+)
+
+// manageImages runs the image management ops.
+func (s *stage) manageImages(ctx context.Context, is *image.Store, r *ImageRequest) (any, error) {
+	if r == nil {
+		return nil, fmt.Errorf("%s: no arguments", s.req.Op)
+	}
+	switch s.req.Op {
+	case OpSave:
+		return nil, is.Save(ctx, r.Refs, r.Dest, r.Format)
+	case OpTag:
+		return nil, is.Tag(r.Refs[0], r.Name)
+	case OpRemoveImages:
+		var refs []string
+		var refused []error
+		for _, ref := range r.Refs {
+			if img, err := is.Lookup(ctx, ref); err == nil && r.Running[img.ID] != "" {
+				refused = append(refused, fmt.Errorf("image %s is used by running container %s: stop it first: %w", ref, r.Running[img.ID], image.ErrImageInUse))
+				continue
+			}
+			refs = append(refs, ref)
+		}
+		rep, errs := is.Remove(refs, r.Force)
+		res := removeResult(rep)
+		for _, err := range append(refused, errs...) {
+			res.Errors = append(res.Errors, wireError(err))
+		}
+		return res, s.forgetContainers(rep.Containers)
+	case OpPruneImages:
+		rep, err := is.Prune(r.All)
+		if err != nil {
+			return nil, err
+		}
+		return removeResult(rep), nil
+	case OpInspectImage:
+		var out []*image.Inspect
+		for _, ref := range r.Refs {
+			in, err := is.Inspect(ctx, ref)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, in)
+		}
+		return out, nil
+	case OpHistory:
+		return is.History(ctx, r.Refs[0])
+	}
+	return nil, fmt.Errorf("unknown image op %q", s.req.Op)
+}
+
+func removeResult(rep image.RemoveReport) *RemoveImagesResult {
+	return &RemoveImagesResult{Untagged: nonNil(rep.Untagged), Deleted: nonNil(rep.Deleted)}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// forgetContainers removes the records of containers whose layers rmi -f
+// deleted with their image, as podman does.
+func (s *stage) forgetContainers(ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	records, err := s.containers()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		_ = records.Remove(id)
+	}
+	return nil
+}
