@@ -28,24 +28,26 @@ type root struct {
 	globals
 	VersionFlag kong.VersionFlag `name:"version" help:"Print box's version and exit."`
 
-	Run     runCmd     `cmd:"" group:"Containers" help:"Create and run a container from an image or a directory.\n\nExample: box run --rm -it box-test/busybox sh"`
-	Ps      psCmd      `cmd:"" group:"Containers" help:"List containers.\n\nExample: box ps -a --format json"`
-	Rm      rmCmd      `cmd:"" group:"Containers" help:"Remove containers.\n\nExample: box rm -f web"`
-	Exec    execCmd    `cmd:"" group:"Containers" help:"Run a command in a running container.\n\nExample: box exec -it web sh"`
-	Logs    logsCmd    `cmd:"" group:"Containers" help:"Show a container's output.\n\nExample: box logs -f --tail 20 web"`
-	Stop    stopCmd    `cmd:"" group:"Containers" help:"Stop containers: the stop signal, then SIGKILL after a timeout.\n\nExample: box stop -t 5 web"`
-	Kill    killCmd    `cmd:"" group:"Containers" help:"Send a signal to containers.\n\nExample: box kill -s HUP web"`
-	Wait    waitCmd    `cmd:"" group:"Containers" help:"Wait for containers to stop and print their exit codes.\n\nExample: box wait web"`
-	Images  imagesCmd  `cmd:"" group:"Images" help:"List images.\n\nExample: box images -q"`
-	Load    loadCmd    `cmd:"" group:"Images" help:"Load images from a docker-archive or oci-archive tarball or an OCI layout directory.\n\nExample: box load -i busybox.tar"`
-	Import  importCmd  `cmd:"" group:"Images" help:"Make an image from a root filesystem tarball or directory.\n\nExample: box import rootfs.tar.gz myimage:1"`
-	Save    saveCmd    `cmd:"" group:"Images" help:"Write images to an archive.\n\nExample: box save -o busybox.tar busybox"`
-	Tag     tagCmd     `cmd:"" group:"Images" help:"Give an image another name.\n\nExample: box tag busybox mybox:1"`
-	Rmi     rmiCmd     `cmd:"" group:"Images" help:"Remove images.\n\nExample: box rmi mybox:1"`
-	History historyCmd `cmd:"" group:"Images" help:"Show an image's layers.\n\nExample: box history busybox"`
-	Image   imageCmd   `cmd:"" group:"Images" help:"Manage images (ls, rm, inspect, prune, history, tag, save, load, import).\n\nExample: box image prune -a"`
-	Unshare unshareCmd `cmd:"" group:"System" help:"Run a command as root in box's user namespace (to inspect or delete files owned by subordinate ids).\n\nExample: box unshare ls -ln ~/.local/share/box/storage"`
-	Version versionCmd `cmd:"" group:"System" help:"Show box's version.\n\nExample: box version"`
+	Run       runCmd       `cmd:"" group:"Containers" help:"Create and run a container from an image or a directory.\n\nExample: box run --rm -it box-test/busybox sh"`
+	Ps        psCmd        `cmd:"" group:"Containers" help:"List containers.\n\nExample: box ps -a --format json"`
+	Rm        rmCmd        `cmd:"" group:"Containers" help:"Remove containers.\n\nExample: box rm -f web"`
+	Inspect   inspectCmd   `cmd:"" group:"Containers" help:"Show containers' or images' details as JSON.\n\nExample: box inspect -f '{{.State.Status}}' web"`
+	Exec      execCmd      `cmd:"" group:"Containers" help:"Run a command in a running container.\n\nExample: box exec -it web sh"`
+	Logs      logsCmd      `cmd:"" group:"Containers" help:"Show a container's output.\n\nExample: box logs -f --tail 20 web"`
+	Stop      stopCmd      `cmd:"" group:"Containers" help:"Stop containers: the stop signal, then SIGKILL after a timeout.\n\nExample: box stop -t 5 web"`
+	Kill      killCmd      `cmd:"" group:"Containers" help:"Send a signal to containers.\n\nExample: box kill -s HUP web"`
+	Wait      waitCmd      `cmd:"" group:"Containers" help:"Wait for containers to stop and print their exit codes.\n\nExample: box wait web"`
+	Images    imagesCmd    `cmd:"" group:"Images" help:"List images.\n\nExample: box images -q"`
+	Load      loadCmd      `cmd:"" group:"Images" help:"Load images from a docker-archive or oci-archive tarball or an OCI layout directory.\n\nExample: box load -i busybox.tar"`
+	Import    importCmd    `cmd:"" group:"Images" help:"Make an image from a root filesystem tarball or directory.\n\nExample: box import rootfs.tar.gz myimage:1"`
+	Save      saveCmd      `cmd:"" group:"Images" help:"Write images to an archive.\n\nExample: box save -o busybox.tar busybox"`
+	Tag       tagCmd       `cmd:"" group:"Images" help:"Give an image another name.\n\nExample: box tag busybox mybox:1"`
+	Rmi       rmiCmd       `cmd:"" group:"Images" help:"Remove images.\n\nExample: box rmi mybox:1"`
+	History   historyCmd   `cmd:"" group:"Images" help:"Show an image's layers.\n\nExample: box history busybox"`
+	Container containerCmd `cmd:"" group:"Containers" help:"Manage containers (ls, rm, inspect, logs, stop, kill, wait, exec).\n\nExample: box container ls -a"`
+	Image     imageCmd     `cmd:"" group:"Images" help:"Manage images (ls, rm, inspect, prune, history, tag, save, load, import).\n\nExample: box image prune -a"`
+	Unshare   unshareCmd   `cmd:"" group:"System" help:"Run a command as root in box's user namespace (to inspect or delete files owned by subordinate ids).\n\nExample: box unshare ls -ln ~/.local/share/box/storage"`
+	Version   versionCmd   `cmd:"" group:"System" help:"Show box's version.\n\nExample: box version"`
 }
 
 // env is what every command's Run gets: the streams and the globals.

@@ -1,0 +1,240 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/stage"
+)
+
+// containerJSON is `docker container inspect`'s shape, with Docker's names.
+type containerJSON struct {
+	ID              string            `json:"Id"`
+	Created         string            `json:"Created"`
+	Path            string            `json:"Path"`
+	Args            []string          `json:"Args"`
+	State           stateJSON         `json:"State"`
+	Image           string            `json:"Image"`
+	ResolvConfPath  string            `json:"ResolvConfPath"`
+	HostnamePath    string            `json:"HostnamePath"`
+	HostsPath       string            `json:"HostsPath"`
+	LogPath         string            `json:"LogPath"`
+	Name            string            `json:"Name"`
+	RestartCount    int               `json:"RestartCount"`
+	Driver          string            `json:"Driver"`
+	Platform        string            `json:"Platform"`
+	HostConfig      hostConfigJSON    `json:"HostConfig"`
+	Mounts          []mountJSON       `json:"Mounts"`
+	Config          configJSON        `json:"Config"`
+	NetworkSettings map[string]any    `json:"NetworkSettings"`
+	Labels          map[string]string `json:"-"`
+}
+
+type stateJSON struct {
+	Status     string `json:"Status"`
+	Running    bool   `json:"Running"`
+	Paused     bool   `json:"Paused"`
+	Restarting bool   `json:"Restarting"`
+	OOMKilled  bool   `json:"OOMKilled"`
+	Dead       bool   `json:"Dead"`
+	Pid        int    `json:"Pid"`
+	ExitCode   int    `json:"ExitCode"`
+	Error      string `json:"Error"`
+	StartedAt  string `json:"StartedAt"`
+	FinishedAt string `json:"FinishedAt"`
+}
+
+type hostConfigJSON struct {
+	Binds          []string `json:"Binds"`
+	NetworkMode    string   `json:"NetworkMode"`
+	AutoRemove     bool     `json:"AutoRemove"`
+	ReadonlyRootfs bool     `json:"ReadonlyRootfs"`
+	Init           bool     `json:"Init"`
+	UsernsMode     string   `json:"UsernsMode"`
+	Privileged     bool     `json:"Privileged"`
+	CapAdd         []string `json:"CapAdd"`
+	CapDrop        []string `json:"CapDrop"`
+	SecurityOpt    []string `json:"SecurityOpt"`
+}
+
+type mountJSON struct {
+	Type        string `json:"Type"`
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	Mode        string `json:"Mode"`
+	RW          bool   `json:"RW"`
+}
+
+type configJSON struct {
+	Hostname   string            `json:"Hostname"`
+	User       string            `json:"User"`
+	Tty        bool              `json:"Tty"`
+	OpenStdin  bool              `json:"OpenStdin"`
+	Env        []string          `json:"Env"`
+	Cmd        []string          `json:"Cmd"`
+	Image      string            `json:"Image"`
+	WorkingDir string            `json:"WorkingDir"`
+	Entrypoint []string          `json:"Entrypoint"`
+	Labels     map[string]string `json:"Labels"`
+	StopSignal string            `json:"StopSignal,omitempty"`
+}
+
+// inspectContainer renders a record the way Docker shows a container.
+func inspectContainer(records *container.Store, c *container.Container) containerJSON {
+	cfg, st := c.Config, c.State
+	args := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
+	path := ""
+	if len(args) > 0 {
+		path, args = args[0], args[1:]
+	}
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "0001-01-01T00:00:00Z"
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	netMode := cfg.Network
+	if netMode == "" {
+		netMode = "none"
+	}
+	j := containerJSON{
+		ID: cfg.ID, Created: ts(cfg.Created), Path: path, Args: nonNilStrings(args),
+		State: stateJSON{
+			Status: string(st.Status), Running: st.Status == container.Running, OOMKilled: st.OOMKilled,
+			Pid: st.Pid, ExitCode: st.ExitCode, Error: st.Error, StartedAt: ts(st.StartedAt), FinishedAt: ts(st.FinishedAt),
+		},
+		Image:    "sha256:" + cfg.ImageID,
+		LogPath:  records.Dir(cfg.ID) + "/" + stage.LogFile,
+		Name:     "/" + cfg.Name,
+		Driver:   cfg.StorageDriver,
+		Platform: "linux",
+		HostConfig: hostConfigJSON{
+			Binds: []string{}, NetworkMode: netMode, AutoRemove: cfg.AutoRemove, ReadonlyRootfs: cfg.ReadOnly,
+			Init: cfg.Init, UsernsMode: cfg.UserNS, CapAdd: []string{}, CapDrop: []string{}, SecurityOpt: []string{"no-new-privileges"},
+		},
+		Mounts: []mountJSON{},
+		Config: configJSON{
+			Hostname: cfg.Hostname, User: cfg.User, Tty: cfg.Tty, OpenStdin: cfg.Interactive,
+			Env: nonNilStrings(cfg.Env), Cmd: nonNilStrings(cfg.Cmd), Image: cfg.Image, WorkingDir: cfg.WorkingDir,
+			Entrypoint: cfg.Entrypoint, Labels: cfg.Labels, StopSignal: cfg.StopSignal,
+		},
+		NetworkSettings: map[string]any{"Networks": map[string]any{}},
+	}
+	if cfg.ImageID == "" {
+		j.Image = ""
+	}
+	if cfg.Labels == nil {
+		j.Config.Labels = map[string]string{}
+	}
+	for _, m := range cfg.Mounts {
+		ro := hasOption(m.Options, "ro")
+		mode := "rw"
+		if ro {
+			mode = "ro"
+		}
+		j.Mounts = append(j.Mounts, mountJSON{Type: m.Type, Source: m.Source, Destination: m.Destination, Mode: mode, RW: !ro})
+		if m.Type == "bind" {
+			j.HostConfig.Binds = append(j.HostConfig.Binds, m.Source+":"+m.Destination+":"+mode)
+		}
+	}
+	return j
+}
+
+func hasOption(opts []string, o string) bool {
+	for _, x := range opts {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+type containerInspectCmd struct {
+	Format     string   `short:"f" help:"Format the output with a Go template, e.g. '{{.State.Status}}'."`
+	Size       bool     `short:"s" help:"Accepted for compatibility."`
+	Containers []string `arg:"" help:"Containers to inspect."`
+}
+
+func (c *containerInspectCmd) Run(e *env) error {
+	_, records, err := openRecords()
+	if err != nil {
+		return err
+	}
+	var objs []json.RawMessage
+	for _, ref := range c.Containers {
+		ct, err := records.Get(ref)
+		if err != nil {
+			return err
+		}
+		b, err := json.Marshal(inspectContainer(records, ct))
+		if err != nil {
+			return err
+		}
+		objs = append(objs, b)
+	}
+	return printInspect(e, c.Format, objs)
+}
+
+// inspectCmd is Docker's generic inspect: containers first, then images.
+type inspectCmd struct {
+	Format string   `short:"f" help:"Format the output with a Go template."`
+	Type   string   `enum:",container,image" default:"" help:"Only look for this kind of object: container or image."`
+	Names  []string `arg:"" help:"Containers or images."`
+}
+
+func (c *inspectCmd) Run(e *env) error {
+	_, records, err := openRecords()
+	if err != nil {
+		return err
+	}
+	var objs []json.RawMessage
+	for _, ref := range c.Names {
+		if c.Type != "image" {
+			ct, err := records.Get(ref)
+			if err == nil {
+				b, err := json.Marshal(inspectContainer(records, ct))
+				if err != nil {
+					return err
+				}
+				objs = append(objs, b)
+				continue
+			}
+			if c.Type == "container" || !errors.Is(err, container.ErrNotFound) {
+				return err
+			}
+		}
+		var out []json.RawMessage
+		if err := e.imageOp(stage.OpInspectImage, &stage.ImageRequest{Refs: []string{ref}}, &out); err != nil {
+			if errors.Is(err, image.ErrImageNotFound) {
+				return fmt.Errorf("no such object: %s", ref)
+			}
+			return err
+		}
+		objs = append(objs, out...)
+	}
+	return printInspect(e, c.Format, objs)
+}
+
+// containerCmd groups the container commands as Docker's `docker container ...`.
+type containerCmd struct {
+	Ls      psCmd               `cmd:"" aliases:"list,ps" help:"List containers."`
+	Rm      rmCmd               `cmd:"" help:"Remove containers."`
+	Inspect containerInspectCmd `cmd:"" help:"Show containers' details as JSON."`
+	Logs    logsCmd             `cmd:"" help:"Show a container's output."`
+	Stop    stopCmd             `cmd:"" help:"Stop containers."`
+	Kill    killCmd             `cmd:"" help:"Send a signal to containers."`
+	Wait    waitCmd             `cmd:"" help:"Wait for containers and print their exit codes."`
+	Exec    execCmd             `cmd:"" help:"Run a command in a running container."`
+	Run     runCmd              `cmd:"" help:"Create and run a container."`
+}
