@@ -38,6 +38,10 @@ type root struct {
 	Kill      killCmd      `cmd:"" group:"Containers" help:"Send a signal to containers.\n\nExample: box kill -s HUP web"`
 	Wait      waitCmd      `cmd:"" group:"Containers" help:"Wait for containers to stop and print their exit codes.\n\nExample: box wait web"`
 	Images    imagesCmd    `cmd:"" group:"Images" help:"List images.\n\nExample: box images -q"`
+	Pull      pullCmd      `cmd:"" group:"Images" help:"Pull an image from a registry.\n\nExample: box pull 127.0.0.1:5000/library/alpine"`
+	Push      pushCmd      `cmd:"" group:"Images" help:"Push an image to a registry.\n\nExample: box push mybox:1 127.0.0.1:5000/me/mybox:1"`
+	Login     loginCmd     `cmd:"" group:"Images" help:"Log in to a registry; credentials go to podman's auth.json.\n\nExample: echo $PASS | box login -u me --password-stdin 127.0.0.1:5000"`
+	Logout    logoutCmd    `cmd:"" group:"Images" help:"Remove a registry's stored credentials.\n\nExample: box logout 127.0.0.1:5000"`
 	Load      loadCmd      `cmd:"" group:"Images" help:"Load images from a docker-archive or oci-archive tarball or an OCI layout directory.\n\nExample: box load -i busybox.tar"`
 	Import    importCmd    `cmd:"" group:"Images" help:"Make an image from a root filesystem tarball or directory.\n\nExample: box import rootfs.tar.gz myimage:1"`
 	Save      saveCmd      `cmd:"" group:"Images" help:"Write images to an archive.\n\nExample: box save -o busybox.tar busybox"`

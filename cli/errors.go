@@ -5,6 +5,7 @@ import (
 
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/registry"
 	"github.com/boxcli/box/sandbox"
 	"github.com/boxcli/box/stage"
 	"github.com/boxcli/box/subid"
@@ -37,9 +38,17 @@ func report(e *env, err error) int {
 		return fail(e, 127, "%v", err)
 	case errors.Is(err, sandbox.ErrCannotExecute):
 		return fail(e, 126, "%v", err)
+	case errors.As(err, new(*needsLogin)):
+		return fail(e, 125, "%v", err)
+	case errors.Is(err, registry.ErrUnreachable):
+		return fail(e, 125, "%v; check the address and that the registry runs (a private CA needs --cert-dir; plain http needs --tls-verify=false)", err)
+	case errors.Is(err, registry.ErrNotLoggedIn):
+		return fail(e, 125, "%v", err)
+	case errors.Is(err, registry.ErrNotFound):
+		return fail(e, 125, "%v", err)
 	case errors.Is(err, image.ErrImageNotFound):
 		return fail(e, 125, "%v; see 'box images', or add it with 'box load -i FILE' or 'box import'", err)
-	case errors.Is(err, image.ErrBadReference):
+	case errors.Is(err, image.ErrBadReference), errors.Is(err, registry.ErrBadReference):
 		return fail(e, 125, "%v; an image reference looks like name[:tag] or a hex image ID", err)
 	case errors.Is(err, image.ErrDriverUnavailable):
 		return fail(e, 125, "%v; choose another with --storage-driver (overlay, fuse-overlayfs or vfs)", err)

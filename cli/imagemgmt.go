@@ -228,6 +228,8 @@ type imageCmd struct {
 	Prune   imagePruneCmd   `cmd:"" help:"Remove unused images."`
 	History historyCmd      `cmd:"" help:"Show an image's layers."`
 	Tag     tagCmd          `cmd:"" help:"Give an image another name."`
+	Pull    pullCmd         `cmd:"" help:"Pull an image from a registry."`
+	Push    pushCmd         `cmd:"" help:"Push an image to a registry."`
 	Save    saveCmd         `cmd:"" help:"Write images to an archive."`
 	Load    loadCmd         `cmd:"" help:"Load images from an archive."`
 	Import  importCmd       `cmd:"" help:"Make an image from a root filesystem."`

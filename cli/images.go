@@ -188,3 +188,16 @@ func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
+
+func isTerminalReader(r io.Reader) bool {
+	f, ok := stdinFile(r)
+	return ok && isTerminal(f)
+}
+
+func stdinFile(r io.Reader) (*os.File, bool) {
+	f, ok := r.(*os.File)
+	if !ok || !isTerminal(f) {
+		return nil, false
+	}
+	return f, true
+}

@@ -20,6 +20,10 @@ import (
 )
 
 type runCmd struct {
+	registryFlags
+	Pull        string            `default:"missing" enum:"missing,always,never,newer" help:"Pull the image: missing (default), always, never or newer."`
+	Platform    string            `help:"Platform to pull from a multi-arch image: os/arch[/variant]."`
+	Quiet       bool              `short:"q" help:"Do not report pull progress."`
 	Detach      bool              `short:"d" help:"Run in the background and print the container ID; see box logs, stop, rm."`
 	Interactive bool              `short:"i" help:"Keep stdin open and attach it to the container."`
 	Tty         bool              `short:"t" help:"Allocate a pseudo-terminal in the container."`
@@ -69,9 +73,10 @@ func (c *runCmd) Run(e *env) error {
 		ArgsGiven:       len(cfg.Cmd) > 0,
 		EntrypointGiven: c.Entrypoint != nil,
 		Console:         c.Tty,
+		Pull:            &stage.PullRequest{Policy: c.Pull, Quiet: c.Quiet, Registry: c.options(h, c.Platform)},
 	}
 	if c.Detach {
-		return c.runDetached(e, req, maps)
+		return withLoginHint(c.Image, c.runDetached(e, req, maps))
 	}
 	opt := stage.Options{Maps: maps, Stdout: e.stdout, Stderr: e.stderr}
 	if c.Interactive && !c.Tty {
@@ -115,6 +120,7 @@ func (c *runCmd) Run(e *env) error {
 		}
 	}()
 	_, err = s.Wait(e.warn)
+	err = withLoginHint(c.Image, err)
 	close(done)
 	if t != nil {
 		t.drain()

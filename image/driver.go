@@ -16,10 +16,10 @@ import (
 
 // openDriver opens the store with the driver opts asks for, or with the
 // first of overlay, fuse-overlayfs and vfs that works.
-func openDriver(opts Options, single bool, warnf func(string, ...any)) (storage.Store, string, error) {
+func openDriver(opts Options, warnf func(string, ...any)) (storage.Store, string, error) {
 	switch opts.Driver {
 	case DriverOverlay, DriverFuse, DriverVFS:
-		st, err := tryDriver(opts, opts.Driver, single)
+		st, err := tryDriver(opts, opts.Driver)
 		if err != nil {
 			return nil, "", fmt.Errorf("open image store with %s: %w", opts.Driver, errors.Join(ErrDriverUnavailable, err))
 		}
@@ -31,13 +31,13 @@ func openDriver(opts Options, single bool, warnf func(string, ...any)) (storage.
 	}
 	var errs []error
 	for _, name := range []string{DriverOverlay, DriverFuse} {
-		st, err := tryDriver(opts, name, single)
+		st, err := tryDriver(opts, name)
 		if err == nil {
 			return st, name, nil
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", name, err))
 	}
-	st, err := tryDriver(opts, DriverVFS, single)
+	st, err := tryDriver(opts, DriverVFS)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", DriverVFS, err))
 		return nil, "", fmt.Errorf("open image store: %w", errors.Join(append([]error{ErrDriverUnavailable}, errs...)...))
@@ -48,7 +48,7 @@ func openDriver(opts Options, single bool, warnf func(string, ...any)) (storage.
 
 // tryDriver opens the store with one driver and makes it initialise at
 // once, so that a driver that cannot work here fails now, not at first use.
-func tryDriver(opts Options, name string, single bool) (storage.Store, error) {
+func tryDriver(opts Options, name string) (storage.Store, error) {
 	so := storage.StoreOptions{
 		GraphRoot: opts.GraphRoot,
 		// containers/storage caches stores per process by graph root, run
@@ -73,11 +73,12 @@ func tryDriver(opts Options, name string, single bool) (storage.Store, error) {
 	case DriverVFS:
 		so.GraphDriverName = "vfs"
 	}
-	if single {
-		// With one ID mapped, chown to any other owner fails with EINVAL;
-		// without this, images with files of several owners cannot unpack.
-		so.GraphDriverOptions = append(so.GraphDriverOptions, so.GraphDriverName+".ignore_chown_errors=true")
-	}
+	// chown to an id this namespace does not map fails with EINVAL: with a
+	// single-ID map that is every owner but root, with a full map the ids
+	// beyond the subordinate range. Without this, such images cannot unpack;
+	// with it, those files stay root's, and fixOverflowIDs (overflow.go)
+	// then gives them to the overflow id where the map allows.
+	so.GraphDriverOptions = append(so.GraphDriverOptions, so.GraphDriverName+".ignore_chown_errors=true")
 	st, err := storage.GetStore(so)
 	if err != nil {
 		return nil, err

@@ -304,6 +304,9 @@ func (s *Store) copyIn(ctx context.Context, tx *loadTx, src types.ImageReference
 	if _, err := copy.Image(ctx, pc, dest, src, &copy.Options{SourceCtx: s.sys, DestinationCtx: s.sys}); err != nil {
 		return nil, fmt.Errorf("copy into storage: %w", err)
 	}
+	if err := s.fixOverflowIDs(id); err != nil {
+		return nil, err
+	}
 	if len(names) > 1 {
 		if err := s.store.AddNames(id, names[1:]); err != nil {
 			return nil, fmt.Errorf("name image %s: %w", id, err)
@@ -381,7 +384,10 @@ func (tx *loadTx) noteName(name string) {
 func (tx *loadTx) rollback() error {
 	var errs []error
 	for _, id := range tx.created {
-		if _, err := tx.s.store.DeleteImage(id, true); err != nil && !errors.Is(err, storage.ErrImageUnknown) {
+		// An image that failed before containers/image committed it does
+		// not exist: the ID may name nothing, or only one of its layers.
+		_, err := tx.s.store.DeleteImage(id, true)
+		if err != nil && !errors.Is(err, storage.ErrImageUnknown) && !errors.Is(err, storage.ErrNotAnImage) {
 			errs = append(errs, fmt.Errorf("remove partly loaded image %s: %w", id, err))
 		}
 	}

@@ -70,6 +70,9 @@ type Store struct {
 	// may unmount: mount counts in the run root are shared by every box
 	// process, but each mount lives in one stage's namespace.
 	mounted map[string]bool
+	// single is set when the namespace maps one id; warnf is Options.Warnf.
+	single bool
+	warnf  func(format string, args ...any)
 }
 
 // Files and directories box keeps next to containers/storage's own in GraphRoot.
@@ -109,7 +112,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
-	st, driver, err := openDriver(opts, single, warnf)
+	st, driver, err := openDriver(opts, warnf)
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +122,8 @@ func Open(opts Options) (*Store, error) {
 		sys:    sys,
 		policy: &signature.Policy{Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()}},
 		tmpDir: sys.BigFilesTemporaryDir,
+		single: single,
+		warnf:  warnf,
 	}, nil
 }
 

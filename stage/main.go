@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -81,6 +82,9 @@ func Main() int {
 	// overlay with userxattr and probes what the kernel allows) even
 	// though it runs as root here: deps.md pitfall 5.
 	os.Setenv("_CONTAINERS_USERNS_CONFIGURED", "1")
+	// And who the user is outside, or containers/image takes uid 0 for
+	// real root and reads root's /var/lib/containers and /var/cache.
+	os.Setenv("_CONTAINERS_ROOTLESS_UID", strconv.Itoa(int(req.HostUID)))
 	// Mounts made here must never propagate to the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		out.send(Reply{Error: &Error{Msg: fmt.Sprintf("make mounts private: %v", err)}})
@@ -133,6 +137,16 @@ func (s *stage) dispatch(ctx context.Context) (any, *int, error) {
 		return res, nil, err
 	case OpSave, OpTag, OpRemoveImages, OpPruneImages, OpInspectImage, OpHistory:
 		return s.withImages(func(is *image.Store) (any, error) { return s.manageImages(ctx, is, s.req.Image) })
+	case OpPull:
+		return s.withImages(func(is *image.Store) (any, error) {
+			img, err := s.pull(ctx, is, s.req.Pull)
+			if err != nil {
+				return nil, err
+			}
+			return img.ID, nil
+		})
+	case OpPush:
+		return s.withImages(func(is *image.Store) (any, error) { return nil, s.push(ctx, is, s.req.Pull) })
 	case OpUnshare:
 		code, err := s.unshare(s.req.Unshare)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/boxcli/box/boxdirs"
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/registry"
 	"github.com/boxcli/box/sandbox"
 )
 
@@ -27,6 +28,8 @@ const (
 	OpImport  = "import"
 	OpRemove  = "rm"
 	OpUnshare = "unshare"
+	OpPull    = "pull"
+	OpPush    = "push"
 	// Image management: one ImageRequest each.
 	OpSave         = "save"
 	OpTag          = "tag"
@@ -51,6 +54,17 @@ type Request struct {
 	Remove  *RemoveRequest `json:"remove,omitempty"`
 	Unshare []string       `json:"unshare,omitempty"`
 	Image   *ImageRequest  `json:"image,omitempty"`
+	Pull    *PullRequest   `json:"pull,omitempty"`
+}
+
+// PullRequest fetches an image (box pull, the pull of run), or, with
+// Dest set, pushes one (box push).
+type PullRequest struct {
+	Ref      string           `json:"ref"`
+	Dest     string           `json:"dest,omitempty"`
+	Policy   string           `json:"policy,omitempty"` // missing, always, never, newer
+	Quiet    bool             `json:"quiet,omitempty"`
+	Registry registry.Options `json:"registry"`
 }
 
 // ImageRequest carries the arguments of the image management ops.
@@ -83,6 +97,8 @@ type RunRequest struct {
 	// EntrypointGiven says --entrypoint was used, even as "".
 	EntrypointGiven bool `json:"entrypointGiven,omitempty"`
 	Console         bool `json:"console,omitempty"` // a console socket is fd 5
+	// Pull says how to get a missing image (--pull); nil never pulls.
+	Pull *PullRequest `json:"pull,omitempty"`
 	// Detach: answer as soon as the container runs and stay on as its
 	// monitor, logging its output (box run -d).
 	Detach bool             `json:"detach,omitempty"`
@@ -127,18 +143,26 @@ type RemoveResult struct {
 	Errors  []*Error `json:"errors,omitempty"`
 }
 
-// Error is an error that crossed the process boundary. Its Kind lets the
-// CLI match it with errors.Is against the sentinels of box's packages.
+// Error is an error that crossed the process boundary. Its Kinds let the
+// CLI match it with errors.Is against the sentinels of box's packages it
+// was made from (an error may be several: a registry's "not found" is
+// also an image not found).
 type Error struct {
-	Kind string `json:"kind,omitempty"`
-	Msg  string `json:"msg"`
+	Kinds []string `json:"kinds,omitempty"`
+	Msg   string   `json:"msg"`
 }
 
 func (e *Error) Error() string { return e.Msg }
 
-// Is matches the sentinel the error was made from in the stage.
+// Is matches the sentinels the error was made from in the stage.
 func (e *Error) Is(target error) bool {
-	return e.Kind != "" && kindOf(target) == e.Kind
+	k := kindOf(target)
+	for _, kind := range e.Kinds {
+		if k != "" && kind == k {
+			return true
+		}
+	}
+	return false
 }
 
 // sentinels pairs each error the CLI words specially with its wire name.
@@ -155,6 +179,10 @@ func sentinels() []struct {
 		{"image-in-use", image.ErrImageInUse},
 		{"ambiguous-image", image.ErrAmbiguous},
 		{"save-format", image.ErrSaveFormat},
+		{"registry-unauthorized", registry.ErrUnauthorized},
+		{"registry-not-found", registry.ErrNotFound},
+		{"registry-unreachable", registry.ErrUnreachable},
+		{"registry-bad-reference", registry.ErrBadReference},
 		{"driver-unavailable", image.ErrDriverUnavailable},
 		{"container-not-found", container.ErrNotFound},
 		{"ambiguous", container.ErrAmbiguous},
@@ -174,17 +202,18 @@ func kindOf(err error) string {
 	return ""
 }
 
-// wireError flattens err for the reply, keeping the kind of the first
+// wireError flattens err for the reply, keeping the kinds of every
 // sentinel in its chain.
 func wireError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
+	w := &Error{Msg: err.Error()}
 	for _, s := range sentinels() {
 		if errors.Is(err, s.err) {
-			return &Error{Kind: s.kind, Msg: err.Error()}
+			w.Kinds = append(w.Kinds, s.kind)
 		}
 	}
-	return &Error{Msg: err.Error()}
+	return w
 }

@@ -34,7 +34,7 @@ func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
 			return 0, err
 		}
 		defer is.Close()
-		img, err := is.Lookup(ctx, cfg.Image)
+		img, err := s.imageForRun(ctx, is, cfg.Image, r.Pull)
 		if err != nil {
 			return 0, err
 		}

@@ -318,3 +318,44 @@ func exitStatus(err error, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "ptyrun: %v\n", err)
 	return 1
 }
+
+// cmdRegistry starts a registry on 127.0.0.1 (Debian's docker-registry,
+// through registrytest's testregistry) and sets $NAME to its address; it
+// stops with the script. registry NAME [-auth user:pass] [-tls]: with -tls,
+// $NAME_CERTS is a directory with its CA certificate, for --cert-dir.
+func cmdRegistry(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: registry NAME [-auth user:pass] [-tls]")
+	}
+	name := args[0]
+	addrFile := ts.MkAbs(name + ".addr")
+	if err := os.MkdirAll(ts.MkAbs(name+".data"), 0o700); err != nil {
+		ts.Fatalf("registry dir: %v", err)
+	}
+	cmd := exec.Command(ts.Getenv("BOX_TESTREGISTRY"), append([]string{"-addr-file", addrFile, "-dir", ts.MkAbs(name + ".data")}, args[1:]...)...)
+	cmd.Env = []string{"PATH=" + ts.Getenv("PATH"), "HOME=" + ts.Getenv("HOME"), "TMPDIR=" + ts.Getenv("TMPDIR")}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		ts.Fatalf("start testregistry: %v", err)
+	}
+	ts.Defer(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		b, err := os.ReadFile(addrFile)
+		if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			ts.Setenv(name, strings.TrimSpace(string(b)))
+			if certs, err := os.ReadFile(addrFile + ".certdir"); err == nil {
+				ts.Setenv(name+"_CERTS", strings.TrimSpace(string(certs)))
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("testregistry did not start within 15s:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -39,6 +39,7 @@ func TestMain(m *testing.M) {
 // bed is what every script shares: the binary under test and the images.
 type bed struct {
 	box    string
+	helper string // dir of the test helpers (testregistry)
 	images imagetest.Paths
 	dir    string // the scripts
 }
@@ -46,6 +47,7 @@ type bed struct {
 func TestScripts(t *testing.T) {
 	b := bed{dir: "testdata"}
 	b.box = boxBinary(t)
+	b.helper = helperBinaries(t)
 	b.images = testImages(t)
 	testscript.Run(t, testscript.Params{
 		Dir: b.dir,
@@ -56,9 +58,10 @@ func TestScripts(t *testing.T) {
 		Condition:          condition,
 		RequireUniqueNames: true,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits":   cmdExits,
-			"waitfor": cmdWaitfor,
-			"signal":  cmdSignal,
+			"exits":    cmdExits,
+			"waitfor":  cmdWaitfor,
+			"signal":   cmdSignal,
+			"registry": cmdRegistry,
 		},
 	})
 }
@@ -100,6 +103,19 @@ func boxBinary(t *testing.T) string {
 	}
 	t.Logf("built box in %v", time.Since(start).Round(time.Millisecond))
 	return out
+}
+
+// helperBinaries builds the programs the scripts use besides box
+// (registrytest's testregistry) and returns their directory.
+func helperBinaries(t *testing.T) string {
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-tags", buildTags, "-o", filepath.Join(dir, "testregistry"), "./registrytest/cmd/testregistry")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build testregistry: %v\n%s", err, msg)
+	}
+	return dir
 }
 
 // testImages returns the images in $BOX_TEST_IMAGES (building them there
@@ -144,12 +160,25 @@ func (b *bed) setup(env *testscript.Env) error {
 		}
 		env.Setenv(k, d)
 	}
+	// Tests talk to loopback only: a short name must never resolve to
+	// docker.io (not even a DNS lookup). containers/image refuses a blocked
+	// registry before it touches the network; scripts that need short names
+	// write their own registries.conf naming their local registry.
+	boxConf := filepath.Join(dirs["XDG_CONFIG_HOME"], "box")
+	if err := os.MkdirAll(boxConf, 0o700); err != nil {
+		return err
+	}
+	blocked := "unqualified-search-registries = [\"docker.io\"]\n\n[[registry]]\nlocation = \"docker.io\"\nblocked = true\n"
+	if err := os.WriteFile(filepath.Join(boxConf, "registries.conf"), []byte(blocked), 0o600); err != nil {
+		return err
+	}
 	// Registered before anything can create files, so a failed load is
 	// cleaned up and leak-checked too.
 	env.Defer(func() { cleanup(env, b.box) })
 
-	env.Setenv("PATH", filepath.Dir(b.box)+string(os.PathListSeparator)+env.Getenv("PATH"))
+	env.Setenv("PATH", filepath.Dir(b.box)+string(os.PathListSeparator)+b.helper+string(os.PathListSeparator)+env.Getenv("PATH"))
 	env.Setenv("BOX_BINARY", b.box)
+	env.Setenv("BOX_TESTREGISTRY", filepath.Join(b.helper, "testregistry"))
 	boxData := filepath.Join(dirs["XDG_DATA_HOME"], "box")
 	env.Setenv("BOX_DATA", boxData)
 	env.Setenv("BOX_STATE", boxData)

@@ -1,0 +1,62 @@
+package stage
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+
+	"github.com/boxcli/box/image"
+)
+
+// progress is where pull and push report: the user's stderr, as bars when
+// it is a terminal, one line per blob otherwise, nothing with --quiet.
+func progress(quiet bool) (io.Writer, bool) {
+	if quiet {
+		return nil, false
+	}
+	return os.Stderr, term.IsTerminal(int(os.Stderr.Fd()))
+}
+
+func (s *stage) registryOptions(r *PullRequest) {
+	if r.Registry.ConfigDir == "" {
+		r.Registry.ConfigDir = s.req.Dirs.Config
+	}
+}
+
+func (s *stage) pull(ctx context.Context, is *image.Store, r *PullRequest) (*image.Image, error) {
+	s.registryOptions(r)
+	w, tty := progress(r.Quiet)
+	return is.Pull(ctx, r.Ref, image.PullOptions{
+		Policy:   r.Policy,
+		Registry: r.Registry,
+		Progress: w,
+		Terminal: tty,
+		Warnf:    s.out.warnf,
+	})
+}
+
+func (s *stage) push(ctx context.Context, is *image.Store, r *PullRequest) error {
+	s.registryOptions(r)
+	w, tty := progress(r.Quiet)
+	return is.Push(ctx, r.Ref, r.Dest, image.PushOptions{Registry: r.Registry, Progress: w, Terminal: tty})
+}
+
+// imageForRun finds the image to run, pulling it as --pull says: missing
+// (the default) only when it is not stored, always, newer, or never.
+func (s *stage) imageForRun(ctx context.Context, is *image.Store, ref string, r *PullRequest) (*image.Image, error) {
+	if r == nil || r.Policy == image.PullNever {
+		return is.Lookup(ctx, ref)
+	}
+	if r.Policy == image.PullMissing || r.Policy == "" {
+		img, err := is.Lookup(ctx, ref)
+		if err == nil || !errors.Is(err, image.ErrImageNotFound) {
+			return img, err
+		}
+	}
+	pr := *r
+	pr.Ref = ref
+	return s.pull(ctx, is, &pr)
+}
