@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,9 +19,12 @@ import (
 )
 
 type imagesCmd struct {
-	Quiet   bool   `short:"q" help:"Print only image IDs."`
-	NoTrunc bool   `name:"no-trunc" help:"Do not shorten IDs."`
-	Format  string `help:"Format: table, json, or a Go template such as '{{.Repository}}:{{.Tag}}'."`
+	All     bool     `short:"a" help:"Show all images (box keeps no intermediate images, so this is the default)."`
+	Quiet   bool     `short:"q" help:"Print only image IDs."`
+	NoTrunc bool     `name:"no-trunc" help:"Do not shorten IDs."`
+	Digests bool     `help:"Show digests."`
+	Filter  []string `short:"f" sep:"none" help:"Filter: reference=PATTERN (glob on name:tag), dangling=true|false."`
+	Format  string   `help:"Format: table, json, or a Go template such as '{{.Repository}}:{{.Tag}}'."`
 }
 
 // imageRow uses Docker's field names for --format.
@@ -42,9 +47,26 @@ func (c *imagesCmd) Run(e *env) error {
 	if err := e.do(e.request(h, stage.OpImages), userns.Auto, h, &list); err != nil {
 		return err
 	}
+	keep, err := imageFilter(c.Filter)
+	if err != nil {
+		return err
+	}
 	now := time.Now()
 	var rows []imageRow
-	for _, im := range list {
+	for _, all := range list {
+		// Docker filters and shows one row per name.
+		im := all
+		im.Names = nil
+		for _, n := range all.Names {
+			one := all
+			one.Names = []string{n}
+			if keep(one) {
+				im.Names = append(im.Names, n)
+			}
+		}
+		if len(all.Names) > 0 && len(im.Names) == 0 || len(all.Names) == 0 && !keep(all) {
+			continue
+		}
 		id := im.ID
 		if !c.NoTrunc && len(id) > 12 {
 			id = id[:12]
@@ -89,8 +111,20 @@ func (c *imagesCmd) Run(e *env) error {
 		return printTemplate(e, c.Format, rows)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	if c.Digests {
+		fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
+	} else {
+		fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	}
 	for _, r := range rows {
+		if c.Digests {
+			d := r.Digest
+			if d == "" {
+				d = "<none>"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, d, r.ID, r.CreatedSince, r.Size)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size)
 	}
 	return tw.Flush()
@@ -200,4 +234,62 @@ func stdinFile(r io.Reader) (*os.File, bool) {
 		return nil, false
 	}
 	return f, true
+}
+
+// imageFilter builds the --filter predicate: every filter must match; the
+// reference patterns are globs on a name as "repository:tag", its
+// repository alone, or its short form without docker.io/library/.
+func imageFilter(filters []string) (func(image.Summary) bool, error) {
+	var preds []func(image.Summary) bool
+	for _, f := range filters {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, fmt.Errorf("invalid --filter %q: want KEY=VALUE", f)
+		}
+		switch k {
+		case "reference":
+			if _, err := path.Match(v, ""); err != nil {
+				return nil, fmt.Errorf("invalid --filter %q: %w", f, err)
+			}
+			preds = append(preds, func(im image.Summary) bool {
+				for _, n := range im.Names {
+					repo, _ := splitName(n)
+					short, shortRepo := familiar(n), familiar(repo)
+					for _, cand := range []string{n, repo, short, shortRepo} {
+						if ok, _ := path.Match(v, cand); ok {
+							return true
+						}
+					}
+				}
+				return false
+			})
+		case "dangling":
+			want, err := strconv.ParseBool(v)
+			if err != nil {
+				return nil, fmt.Errorf("invalid --filter %q: dangling takes true or false", f)
+			}
+			preds = append(preds, func(im image.Summary) bool { return (len(im.Names) == 0) == want })
+		default:
+			return nil, fmt.Errorf("invalid --filter %q: box knows reference= and dangling=", f)
+		}
+	}
+	return func(im image.Summary) bool {
+		for _, p := range preds {
+			if !p(im) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+// familiar drops the parts of a name users leave out: docker.io/library/
+// and podman's localhost/.
+func familiar(n string) string {
+	for _, p := range []string{"docker.io/library/", "docker.io/", "localhost/"} {
+		if strings.HasPrefix(n, p) {
+			return strings.TrimPrefix(n, p)
+		}
+	}
+	return n
 }
