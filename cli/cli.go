@@ -29,6 +29,9 @@ type root struct {
 	VersionFlag kong.VersionFlag `name:"version" help:"Print box's version and exit."`
 
 	Run       runCmd       `cmd:"" group:"Containers" help:"Create and run a container from an image or a directory.\n\nExample: box run --rm -it box-test/busybox sh"`
+	Create    createCmd    `cmd:"" group:"Containers" help:"Create a container without starting it.\n\nExample: box create --name web box-test/busybox httpd -f"`
+	Start     startCmd     `cmd:"" group:"Containers" help:"Start created or stopped containers.\n\nExample: box start -a web"`
+	Restart   restartCmd   `cmd:"" group:"Containers" help:"Stop, then start containers.\n\nExample: box restart -t 2 web"`
 	Ps        psCmd        `cmd:"" group:"Containers" help:"List containers.\n\nExample: box ps -a --format json"`
 	Rm        rmCmd        `cmd:"" group:"Containers" help:"Remove containers.\n\nExample: box rm -f web"`
 	Inspect   inspectCmd   `cmd:"" group:"Containers" help:"Show containers' or images' details as JSON.\n\nExample: box inspect -f '{{.State.Status}}' web"`

@@ -237,4 +237,7 @@ type containerCmd struct {
 	Wait    waitCmd             `cmd:"" help:"Wait for containers and print their exit codes."`
 	Exec    execCmd             `cmd:"" help:"Run a command in a running container."`
 	Run     runCmd              `cmd:"" help:"Create and run a container."`
+	Create  createCmd           `cmd:"" help:"Create a container without starting it."`
+	Start   startCmd            `cmd:"" help:"Start containers."`
+	Restart restartCmd          `cmd:"" help:"Restart containers."`
 }

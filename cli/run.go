@@ -51,23 +51,37 @@ type runCmd struct {
 }
 
 func (c *runCmd) Run(e *env) error {
-	mode, err := userns.ParseMode(c.Userns)
+	req, maps, err := c.request(e, stage.OpRun)
 	if err != nil {
 		return err
+	}
+	if c.Detach {
+		return withLoginHint(c.Image, c.runDetached(e, req, maps))
+	}
+	err = foreground(e, req, maps, c.Interactive, c.Tty, func(size sandbox.TermSize) { req.Run.Size = size })
+	return withLoginHint(c.Image, err)
+}
+
+// request checks the flags and builds the stage's request for op (run or
+// create), with the id maps to start the stage with.
+func (c *runCmd) request(e *env, op string) (stage.Request, userns.Maps, error) {
+	mode, err := userns.ParseMode(c.Userns)
+	if err != nil {
+		return stage.Request{}, userns.Maps{}, err
 	}
 	cfg, err := c.config()
 	if err != nil {
-		return err
+		return stage.Request{}, userns.Maps{}, err
 	}
 	h, err := lookupHost()
 	if err != nil {
-		return err
+		return stage.Request{}, userns.Maps{}, err
 	}
 	maps, err := e.maps(h, mode)
 	if err != nil {
-		return err
+		return stage.Request{}, userns.Maps{}, err
 	}
-	req := e.request(h, stage.OpRun)
+	req := e.request(h, op)
 	req.Run = &stage.RunRequest{
 		Config:          cfg,
 		ArgsGiven:       len(cfg.Cmd) > 0,
@@ -75,20 +89,25 @@ func (c *runCmd) Run(e *env) error {
 		Console:         c.Tty,
 		Pull:            &stage.PullRequest{Policy: c.Pull, Quiet: c.Quiet, Registry: c.options(h, c.Platform)},
 	}
-	if c.Detach {
-		return withLoginHint(c.Image, c.runDetached(e, req, maps))
-	}
+	return req, maps, nil
+}
+
+// foreground runs a stage that keeps a container in the foreground (run,
+// start -a): it relays the terminal or stdin, forwards signals and returns
+// the container's status as an error (*stage.ExitError).
+func foreground(e *env, req stage.Request, maps userns.Maps, interactive, tty bool, setSize func(sandbox.TermSize)) error {
 	opt := stage.Options{Maps: maps, Stdout: e.stdout, Stderr: e.stderr}
-	if c.Interactive && !c.Tty {
+	if interactive && !tty {
 		opt.Stdin = e.stdin
 	}
 	var t *terminal
-	if c.Tty {
-		if t, err = newTerminal(e, c.Interactive); err != nil {
+	if tty {
+		var err error
+		if t, err = newTerminal(e, interactive); err != nil {
 			return err
 		}
 		defer t.close()
-		req.Run.Size = t.size()
+		setSize(t.size())
 		opt.Console = t.remote
 	}
 	// Forward before the stage exists so none is lost in between; Docker's
@@ -120,7 +139,6 @@ func (c *runCmd) Run(e *env) error {
 		}
 	}()
 	_, err = s.Wait(e.warn)
-	err = withLoginHint(c.Image, err)
 	close(done)
 	if t != nil {
 		t.drain()

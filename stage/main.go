@@ -123,6 +123,15 @@ func (s *stage) dispatch(ctx context.Context) (any, *int, error) {
 			return nil, nil, err
 		}
 		return nil, &code, nil
+	case OpCreate:
+		res, err := s.createOnly(ctx, s.req.Run)
+		return res, nil, err
+	case OpStart:
+		code, err := s.startExisting(s.req.Start)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, &code, nil
 	case OpImages:
 		return s.withImages(func(is *image.Store) (any, error) { return is.Images() })
 	case OpLoad:

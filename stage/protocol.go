@@ -28,6 +28,8 @@ const (
 	OpImport  = "import"
 	OpRemove  = "rm"
 	OpUnshare = "unshare"
+	OpCreate  = "create"
+	OpStart   = "start"
 	OpPull    = "pull"
 	OpPush    = "push"
 	// Image management: one ImageRequest each.
@@ -55,6 +57,16 @@ type Request struct {
 	Unshare []string       `json:"unshare,omitempty"`
 	Image   *ImageRequest  `json:"image,omitempty"`
 	Pull    *PullRequest   `json:"pull,omitempty"`
+	Start   *StartRequest  `json:"start,omitempty"`
+}
+
+// StartRequest starts a created or stopped container. The CLI has checked
+// that it does not run.
+type StartRequest struct {
+	ID      string           `json:"id"`
+	Attach  bool             `json:"attach,omitempty"` // foreground, like run without -d
+	Console bool             `json:"console,omitempty"`
+	Size    sandbox.TermSize `json:"size"`
 }
 
 // PullRequest fetches an image (box pull, the pull of run), or, with

@@ -21,22 +21,40 @@ import (
 	"github.com/boxcli/box/userns"
 )
 
-// run creates the container, runs it in the foreground and returns its
-// exit code. On a setup error nothing of the container is left behind.
+// run creates the container and starts it: in the foreground, or handed
+// to this stage as its monitor (-d). On a setup error nothing of the
+// container is left behind.
 func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
+	records, err := s.containers()
+	if err != nil {
+		return 0, err
+	}
+	c, is, err := s.create(ctx, records, r)
+	if is != nil {
+		defer is.Close()
+	}
+	if err != nil {
+		return 0, err
+	}
+	code, err = s.start(records, is, c, startOptions{detach: r.Detach, size: r.Size})
+	if err != nil {
+		s.discard(records, is, c.Config.ID)
+	}
+	return code, err
+}
+
+// create makes the container's record and layer (box create, and run).
+// The returned store is open for start; the caller closes it.
+func (s *stage) create(ctx context.Context, records *container.Store, r *RunRequest) (c *container.Container, is *image.Store, err error) {
 	cfg := r.Config
-	var (
-		is     *image.Store
-		imgCfg ocispec.ImageConfig
-	)
+	var imgCfg ocispec.ImageConfig
 	if cfg.Rootfs == "" {
 		if is, err = s.openImages(); err != nil {
-			return 0, err
+			return nil, nil, err
 		}
-		defer is.Close()
 		img, err := s.imageForRun(ctx, is, cfg.Image, r.Pull)
 		if err != nil {
-			return 0, err
+			return nil, is, err
 		}
 		cfg.ImageID, imgCfg = img.ID, img.Config
 		cfg.StorageDriver = is.Driver() // rm must find the layer with the same driver
@@ -45,51 +63,60 @@ func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
 		// As podman: keep-id runs as the user, whatever the image says.
 		cfg.User = fmt.Sprintf("%d:%d", s.req.HostUID, s.req.HostGID)
 	}
-	args, err := process(&cfg, imgCfg, r.ArgsGiven, r.EntrypointGiven)
-	if err != nil {
-		return 0, err
+	if _, err := process(&cfg, imgCfg, r.ArgsGiven, r.EntrypointGiven); err != nil {
+		return nil, is, err
 	}
-	records, err := s.containers()
-	if err != nil {
-		return 0, err
+	if c, err = records.Create(cfg); err != nil {
+		return nil, is, err
 	}
-	c, err := records.Create(cfg)
-	if err != nil {
-		return 0, err
-	}
-	id := c.Config.ID
-	if cfg.Hostname == "" {
-		cfg.Hostname = id[:12]
-	}
-	runDir := s.req.Dirs.ContainerRun(id)
-	// Until the container runs, any failure undoes everything made so far.
-	created := true
-	defer func() {
-		if created && err != nil {
-			if is != nil {
-				_ = is.DeleteContainer(id)
-			}
-			_ = records.Remove(id)
-			_ = os.RemoveAll(runDir)
-		}
-	}()
-
-	var root string
 	if is != nil {
 		var uidMap, gidMap []userns.IDMap
 		if userns.Mode(cfg.UserNS) == userns.KeepID {
 			if uidMap, gidMap, err = s.keepIDPlan(); err != nil {
-				return 0, err
+				s.discard(records, is, c.Config.ID)
+				return nil, is, err
 			}
 		}
-		if err = is.CreateContainer(id, cfg.ImageID, uidMap, gidMap); err != nil {
-			return 0, err
+		if err = is.CreateContainer(c.Config.ID, cfg.ImageID, uidMap, gidMap); err != nil {
+			s.discard(records, is, c.Config.ID)
+			return nil, is, err
 		}
+	}
+	return c, is, nil
+}
+
+// discard undoes create.
+func (s *stage) discard(records *container.Store, is *image.Store, id string) {
+	if is != nil {
+		_ = is.DeleteContainer(id)
+	}
+	_ = records.Remove(id)
+	_ = os.RemoveAll(s.req.Dirs.ContainerRun(id))
+}
+
+type startOptions struct {
+	detach bool
+	size   sandbox.TermSize
+}
+
+// start runs a created (or stopped) container: the foreground one until it
+// ends, returning its exit code; a detached one until it runs, after which
+// this stage stays on as its monitor and the reply is already sent.
+func (s *stage) start(records *container.Store, is *image.Store, c *container.Container, o startOptions) (code int, err error) {
+	cfg := c.Config
+	id := cfg.ID
+	if cfg.Hostname == "" {
+		cfg.Hostname = id[:12]
+	}
+	runDir := s.req.Dirs.ContainerRun(id)
+	var root string
+	if is != nil {
 		if root, err = is.Mount(id); err != nil {
 			return 0, err
 		}
 		defer func() { _ = is.Unmount(id) }()
 	} else {
+		_ = os.RemoveAll(filepath.Join(runDir, "rootfs"))
 		if root, err = rootfs.Overlay(cfg.Rootfs, filepath.Join(runDir, "rootfs"), s.out.warnf); err != nil {
 			return 0, err
 		}
@@ -98,16 +125,15 @@ func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
 	if err != nil {
 		return 0, err
 	}
-
 	sb := sandbox.Config{
 		Rootfs:       root,
-		Args:         args,
+		Args:         append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...),
 		Env:          cfg.Env,
 		Cwd:          cfg.WorkingDir,
 		User:         cfg.User,
 		Hostname:     cfg.Hostname,
 		Tty:          cfg.Tty,
-		Size:         r.Size,
+		Size:         o.size,
 		Init:         cfg.Init,
 		ReadOnly:     cfg.ReadOnly,
 		NewNet:       cfg.Network != "host",
@@ -116,7 +142,7 @@ func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
 	}
 	stdio := sandbox.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	var logs *monitorLog
-	if r.Detach {
+	if o.detach {
 		if logs, err = newMonitorLog(records.Dir(id), cfg.Tty); err != nil {
 			return 0, err
 		}
@@ -139,10 +165,9 @@ func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	created = false
 	start, _ := container.SelfStartTime()
 	_ = records.Update(id, func(st *container.State) error {
-		st.Status, st.Pid, st.PidStart, st.StartedAt = container.Running, s.req.HostPID, start, time.Now().UTC()
+		*st = container.State{Status: container.Running, Pid: s.req.HostPID, PidStart: start, StartedAt: time.Now().UTC()}
 		return nil
 	})
 	if logs != nil {
@@ -179,6 +204,42 @@ func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
 		return nil
 	})
 	return code, nil
+}
+
+// createOnly is box create: the container exists, stopped, until started.
+func (s *stage) createOnly(ctx context.Context, r *RunRequest) (*RunResult, error) {
+	records, err := s.containers()
+	if err != nil {
+		return nil, err
+	}
+	c, is, err := s.create(ctx, records, r)
+	if is != nil {
+		defer is.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &RunResult{ID: c.Config.ID}, nil
+}
+
+// startExisting is box start (and restart's second half).
+func (s *stage) startExisting(r *StartRequest) (int, error) {
+	records, err := s.containers()
+	if err != nil {
+		return 0, err
+	}
+	c, err := records.Get(r.ID)
+	if err != nil {
+		return 0, err
+	}
+	var is *image.Store
+	if c.Config.Rootfs == "" {
+		if is, err = s.openImagesWith(c.Config.StorageDriver); err != nil {
+			return 0, err
+		}
+		defer is.Close()
+	}
+	return s.start(records, is, c, startOptions{detach: !r.Attach, size: r.Size})
 }
 
 // forwardedSignals are every signal the stage can catch, passed on to the

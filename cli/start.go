@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/sandbox"
+	"github.com/boxcli/box/stage"
+	"github.com/boxcli/box/userns"
+)
+
+// createCmd is run without the running: same flags, prints the ID.
+type createCmd struct {
+	runCmd `embed:""`
+}
+
+func (c *createCmd) Run(e *env) error {
+	req, maps, err := c.request(e, stage.OpCreate)
+	if err != nil {
+		return err
+	}
+	var res stage.RunResult
+	if err := stage.Do(req, stage.Options{Maps: maps, Stderr: e.stderr}, e.warn, &res); err != nil {
+		return withLoginHint(c.Image, err)
+	}
+	fmt.Fprintln(e.stdout, res.ID)
+	return nil
+}
+
+type startCmd struct {
+	Attach      bool     `short:"a" help:"Attach stdout and stderr and wait for the container, returning its exit code."`
+	Interactive bool     `short:"i" help:"Attach stdin too."`
+	Containers  []string `arg:"" help:"Containers to start."`
+}
+
+func (c *startCmd) Run(e *env) error {
+	h, records, err := openRecords()
+	if err != nil {
+		return err
+	}
+	if (c.Attach || c.Interactive) && len(c.Containers) > 1 {
+		return fmt.Errorf("you cannot attach to more than one container at a time")
+	}
+	failed := 0
+	for _, ref := range c.Containers {
+		ct, err := records.Get(ref)
+		if err != nil {
+			report(e, err)
+			failed++
+			continue
+		}
+		if ct.State.Status == container.Running {
+			if c.Attach || c.Interactive {
+				return fmt.Errorf("container %s is already running: use box logs -f or box exec", ct.Config.Name)
+			}
+			fmt.Fprintln(e.stdout, ref) // Docker: starting a running container is no error
+			continue
+		}
+		if err := startContainer(e, h, ct, c.Attach || c.Interactive, c.Interactive); err != nil {
+			if _, ok := err.(*stage.ExitError); ok {
+				return err // the attached container's own status
+			}
+			report(e, err)
+			failed++
+			continue
+		}
+		if !(c.Attach || c.Interactive) {
+			fmt.Fprintln(e.stdout, ref)
+		}
+	}
+	return failures(failed)
+}
+
+// startContainer starts ct, detached under its monitor or attached.
+func startContainer(e *env, h *host, ct *container.Container, attach, interactive bool) error {
+	mode, err := userns.ParseMode(ct.Config.UserNS)
+	if err != nil {
+		return err
+	}
+	maps, err := e.maps(h, mode)
+	if err != nil {
+		return err
+	}
+	req := e.request(h, stage.OpStart)
+	req.Start = &stage.StartRequest{ID: ct.Config.ID, Attach: attach, Console: attach && ct.Config.Tty}
+	if attach {
+		return foreground(e, req, maps, interactive, ct.Config.Tty, func(s sandbox.TermSize) { req.Start.Size = s })
+	}
+	s, err := stage.Start(req, stage.Options{Maps: maps, Detach: true})
+	if err != nil {
+		return err
+	}
+	_, err = s.Wait(e.warn)
+	return err
+}
+
+type restartCmd struct {
+	Time       int      `short:"t" name:"time" default:"10" help:"Seconds to wait for the container to stop before killing it."`
+	Containers []string `arg:"" help:"Containers to restart."`
+}
+
+func (c *restartCmd) Run(e *env) error {
+	h, records, err := openRecords()
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, ref := range c.Containers {
+		err := stopOne(records, ref, time.Duration(c.Time)*time.Second)
+		var ct *container.Container
+		if err == nil {
+			ct, err = records.Get(ref)
+		}
+		if err == nil {
+			err = startContainer(e, h, ct, false, false)
+		}
+		if err != nil {
+			report(e, err)
+			failed++
+			continue
+		}
+		fmt.Fprintln(e.stdout, ref)
+	}
+	return failures(failed)
+}
