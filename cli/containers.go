@@ -19,11 +19,13 @@ import (
 )
 
 type psCmd struct {
-	All     bool   `short:"a" help:"Show all containers (default: running only)."`
-	Quiet   bool   `short:"q" help:"Print only IDs."`
-	NoTrunc bool   `name:"no-trunc" help:"Do not shorten IDs and commands."`
-	Latest  bool   `short:"l" help:"Show the latest created container."`
-	Format  string `help:"Format: table, json, or a Go template such as '{{.Names}}'."`
+	All     bool     `short:"a" help:"Show all containers (default: running only)."`
+	Quiet   bool     `short:"q" help:"Print only IDs."`
+	NoTrunc bool     `name:"no-trunc" help:"Do not shorten IDs and commands."`
+	Latest  bool     `short:"l" help:"Show the latest created container."`
+	Last    int      `short:"n" default:"-1" help:"Show the n last created containers (all states)."`
+	Filter  []string `short:"f" sep:"none" help:"Filter: name=, id=, status=(created|running|exited), label=KEY[=VALUE], ancestor=IMAGE."`
+	Format  string   `help:"Format: table, json, or a Go template such as '{{.Names}}'."`
 }
 
 // psRow is one container as ps shows it; the field names are Docker's, so
@@ -53,14 +55,25 @@ func (c *psCmd) Run(e *env) error {
 	}
 	var rows []psRow
 	now := time.Now()
+	keep, err := containerFilter(c.Filter)
+	if err != nil {
+		return err
+	}
+	limit := c.Last
+	if c.Latest {
+		limit = 1
+	}
 	for _, ct := range list {
-		if !c.All && !c.Latest && ct.State.Status != container.Running {
+		if !c.All && limit < 0 && len(c.Filter) == 0 && ct.State.Status != container.Running {
 			continue
 		}
-		rows = append(rows, row(ct, now, c.NoTrunc))
-		if c.Latest {
+		if !keep(ct) {
+			continue
+		}
+		if limit >= 0 && len(rows) >= limit {
 			break
 		}
+		rows = append(rows, row(ct, now, c.NoTrunc))
 	}
 	switch {
 	case c.Quiet:
@@ -229,4 +242,99 @@ func (c *rmCmd) prepare(records *container.Store, ref string) (string, func(), e
 		}
 	}
 	return id, unlock, nil
+}
+
+// containerFilter builds ps's --filter predicate, as Docker's: filters of
+// one key are alternatives, different keys must all match.
+func containerFilter(filters []string) (func(*container.Container) bool, error) {
+	byKey := map[string][]string{}
+	for _, f := range filters {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, fmt.Errorf("invalid --filter %q: want KEY=VALUE", f)
+		}
+		switch k {
+		case "name", "id", "status", "label", "ancestor":
+		default:
+			return nil, fmt.Errorf("invalid --filter %q: box knows name=, id=, status=, label= and ancestor=", f)
+		}
+		byKey[k] = append(byKey[k], v)
+	}
+	match := func(k, v string, c *container.Container) bool {
+		cfg := c.Config
+		switch k {
+		case "name":
+			return strings.Contains(cfg.Name, v)
+		case "id":
+			return strings.HasPrefix(cfg.ID, v)
+		case "status":
+			return string(c.State.Status) == v
+		case "label":
+			lk, lv, hasV := strings.Cut(v, "=")
+			got, ok := cfg.Labels[lk]
+			return ok && (!hasV || got == lv)
+		case "ancestor":
+			return cfg.Image == v || strings.HasPrefix(cfg.ImageID, strings.TrimPrefix(v, "sha256:")) ||
+				familiar(cfg.Image) == familiar(v) || strings.TrimSuffix(cfg.Image, ":latest") == strings.TrimSuffix(v, ":latest")
+		}
+		return false
+	}
+	return func(c *container.Container) bool {
+		for k, vs := range byKey {
+			any := false
+			for _, v := range vs {
+				if match(k, v, c) {
+					any = true
+					break
+				}
+			}
+			if !any {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+type containerPruneCmd struct {
+	Force bool `short:"f" help:"Do not ask for confirmation."`
+}
+
+// Run removes every stopped container.
+func (c *containerPruneCmd) Run(e *env) error {
+	_, records, err := openRecords()
+	if err != nil {
+		return err
+	}
+	list, err := records.List()
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, ct := range list {
+		if ct.State.Status != container.Running {
+			ids = append(ids, ct.Config.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return (&rmCmd{Containers: ids}).Run(e)
+}
+
+type renameCmd struct {
+	Container string `arg:"" help:"Container."`
+	Name      string `arg:"" help:"New name."`
+}
+
+func (c *renameCmd) Run(e *env) error {
+	_, records, err := openRecords()
+	if err != nil {
+		return err
+	}
+	ct, err := records.Get(c.Container)
+	if err != nil {
+		return err
+	}
+	return records.Rename(ct.Config.ID, c.Name)
 }

@@ -240,4 +240,6 @@ type containerCmd struct {
 	Create  createCmd           `cmd:"" help:"Create a container without starting it."`
 	Start   startCmd            `cmd:"" help:"Start containers."`
 	Restart restartCmd          `cmd:"" help:"Restart containers."`
+	Prune   containerPruneCmd   `cmd:"" help:"Remove all stopped containers."`
+	Rename  renameCmd           `cmd:"" help:"Rename a container."`
 }

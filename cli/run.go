@@ -45,6 +45,7 @@ type runCmd struct {
 	Rootfs      string            `type:"path" help:"Run a directory as the root filesystem (with a throwaway overlay on top) instead of an image; / sandboxes the host itself."`
 	Label       map[string]string `short:"l" help:"Set metadata on the container (KEY=VALUE)."`
 	StopSignal  string            `name:"stop-signal" help:"Signal to stop the container."`
+	CIDFile     string            `name:"cidfile" type:"path" help:"Write the container ID to this file (which must not exist)."`
 
 	Image string   `arg:"" help:"Image to run (or, with --rootfs, the command)."`
 	Args  []string `arg:"" optional:"" passthrough:"" help:"Command and arguments."`
@@ -88,6 +89,7 @@ func (c *runCmd) request(e *env, op string) (stage.Request, userns.Maps, error) 
 		EntrypointGiven: c.Entrypoint != nil,
 		Console:         c.Tty,
 		Pull:            &stage.PullRequest{Policy: c.Pull, Quiet: c.Quiet, Registry: c.options(h, c.Platform)},
+		CIDFile:         c.CIDFile,
 	}
 	return req, maps, nil
 }
@@ -209,6 +211,11 @@ func (c *runCmd) config() (container.Config, error) {
 	if c.Name != "" {
 		if err := container.CheckName(c.Name); err != nil {
 			return cfg, err
+		}
+	}
+	if c.CIDFile != "" {
+		if _, err := os.Stat(c.CIDFile); err == nil {
+			return cfg, fmt.Errorf("the --cidfile %s already exists: remove it or choose another", c.CIDFile)
 		}
 	}
 	if c.Workdir != "" && c.Workdir[0] != '/' {

@@ -582,3 +582,29 @@ func assertEntries(t *testing.T, dir string, names ...string) {
 		t.Errorf("%s holds %q, want %q", dir, got, names)
 	}
 }
+
+func TestRename(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.Create(Config{Name: "a"})
+	if _, err := s.Create(Config{Name: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rename(a.Config.ID, "b"); !errors.Is(err, ErrNameInUse) {
+		t.Errorf("Rename to a used name = %v, want ErrNameInUse", err)
+	}
+	if err := s.Rename(a.Config.ID, "bad name"); !errors.Is(err, ErrInvalidName) {
+		t.Errorf("Rename to a bad name = %v, want ErrInvalidName", err)
+	}
+	if err := s.Rename(a.Config.ID, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get("c"); err != nil || got.Config.ID != a.Config.ID {
+		t.Errorf("Get(c) after rename = %v, %v", got, err)
+	}
+	if _, err := s.Get("a"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("old name still resolves: %v", err)
+	}
+}

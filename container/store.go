@@ -395,3 +395,34 @@ func writeJSON(path string, v any) error {
 // now is the creation time as it will read back from JSON: UTC, without the
 // monotonic reading that a decoded time lacks.
 func now() time.Time { return time.Now().UTC().Round(0) }
+
+// Rename gives container id a new name, refusing one in use (under the
+// store lock, like Create) or one that breaks docker's rule.
+func (s *Store) Rename(id, name string) error {
+	if err := CheckName(name); err != nil {
+		return fmt.Errorf("rename container: %w", err)
+	}
+	_, unlock, err := flock(filepath.Join(s.dir, storeLock))
+	if err != nil {
+		return fmt.Errorf("rename container: %w", err)
+	}
+	defer unlock()
+	all, err := s.all()
+	if err != nil {
+		return err
+	}
+	var c *Container
+	for _, other := range all {
+		if other.Config.Name == name && other.Config.ID != id {
+			return &NameInUseError{Name: name, ID: other.Config.ID}
+		}
+		if other.Config.ID == id {
+			c = other
+		}
+	}
+	if c == nil {
+		return notFound(id)
+	}
+	c.Config.Name = name
+	return writeJSON(filepath.Join(s.Dir(id), configFile), c.Config)
+}

@@ -109,6 +109,8 @@ type RunRequest struct {
 	// EntrypointGiven says --entrypoint was used, even as "".
 	EntrypointGiven bool `json:"entrypointGiven,omitempty"`
 	Console         bool `json:"console,omitempty"` // a console socket is fd 5
+	// CIDFile receives the container's ID once it exists (--cidfile).
+	CIDFile string `json:"cidfile,omitempty"`
 	// Pull says how to get a missing image (--pull); nil never pulls.
 	Pull *PullRequest `json:"pull,omitempty"`
 	// Detach: answer as soon as the container runs and stay on as its

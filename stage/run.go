@@ -69,6 +69,12 @@ func (s *stage) create(ctx context.Context, records *container.Store, r *RunRequ
 	if c, err = records.Create(cfg); err != nil {
 		return nil, is, err
 	}
+	if r.CIDFile != "" {
+		if err := writeCIDFile(r.CIDFile, c.Config.ID); err != nil {
+			s.discard(records, is, c.Config.ID)
+			return nil, is, err
+		}
+	}
 	if is != nil {
 		var uidMap, gidMap []userns.IDMap
 		if userns.Mode(cfg.UserNS) == userns.KeepID {
@@ -360,4 +366,18 @@ func writeEtc(dir, hostname string, hostNet bool) ([]container.Mount, error) {
 		mounts = append(mounts, container.Mount{Type: "bind", Source: p, Destination: "/etc/" + f.name})
 	}
 	return mounts, nil
+}
+
+// writeCIDFile writes the ID where --cidfile says; like Docker it refuses
+// to overwrite a file.
+func writeCIDFile(path, id string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write --cidfile: %w", err)
+	}
+	_, err = f.WriteString(id)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
