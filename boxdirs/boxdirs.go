@@ -25,6 +25,9 @@ func (d Dirs) Storage() string { return filepath.Join(d.Data, "storage") }
 // StorageRun is the containers/storage run root.
 func (d Dirs) StorageRun() string { return filepath.Join(d.Runtime, "storage") }
 
+// Events is box's event log (box events).
+func (d Dirs) Events() string { return filepath.Join(d.Data, "events.log") }
+
 // Containers holds the container records.
 func (d Dirs) Containers() string { return filepath.Join(d.Data, "containers") }
 

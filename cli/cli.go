@@ -33,6 +33,7 @@ type root struct {
 	Start     startCmd     `cmd:"" group:"Containers" help:"Start created or stopped containers.\n\nExample: box start -a web"`
 	Restart   restartCmd   `cmd:"" group:"Containers" help:"Stop, then start containers.\n\nExample: box restart -t 2 web"`
 	Rename    renameCmd    `cmd:"" group:"Containers" help:"Rename a container.\n\nExample: box rename web web-old"`
+	Events    eventsCmd    `cmd:"" group:"Containers" help:"Show what happened (create, start, die, stop, kill, destroy, pull, ...), and follow.\n\nExample: box events --since 10m --until 0s --filter event=die"`
 	Ps        psCmd        `cmd:"" group:"Containers" help:"List containers.\n\nExample: box ps -a --format json"`
 	Rm        rmCmd        `cmd:"" group:"Containers" help:"Remove containers.\n\nExample: box rm -f web"`
 	Inspect   inspectCmd   `cmd:"" group:"Containers" help:"Show containers' or images' details as JSON.\n\nExample: box inspect -f '{{.State.Status}}' web"`

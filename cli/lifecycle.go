@@ -27,7 +27,7 @@ type stopCmd struct {
 }
 
 func (c *stopCmd) Run(e *env) error {
-	_, records, err := openRecords()
+	h, records, err := openRecords()
 	if err != nil {
 		return err
 	}
@@ -38,6 +38,7 @@ func (c *stopCmd) Run(e *env) error {
 			failed++
 			continue
 		}
+		containerEvent(h, records, ref, "stop", nil)
 		fmt.Fprintln(e.stdout, ref)
 	}
 	return failures(failed)
@@ -60,16 +61,36 @@ func stopOne(records *container.Store, ref string, timeout time.Duration) error 
 		}
 	}
 	pid, start := ct.State.Pid, ct.State.PidStart
-	if err := syscall.Kill(pid, sig); err != nil && err != syscall.ESRCH {
-		return fmt.Errorf("signal container %s: %w", ct.Config.Name, err)
+	if err := signalContainer(ct, sig); err != nil {
+		return err
 	}
 	if waitGone(pid, start, timeout) {
 		return nil
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
-		return fmt.Errorf("kill container %s: %w", ct.Config.Name, err)
+	if err := signalContainer(ct, syscall.SIGKILL); err != nil {
+		return err
 	}
-	waitGone(pid, start, 5*time.Second)
+	if !waitGone(pid, start, 5*time.Second) {
+		// The monitor itself does not answer: take its namespace down.
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		waitGone(pid, start, 5*time.Second)
+	}
+	return nil
+}
+
+// signalContainer sends sig to the container's PID 1 directly. The user
+// owns the container's user namespace, so the kernel lets box signal any
+// process in it; the monitor then sees PID 1 end, records its status and
+// the die event. Only when the init cannot be found (it is not up yet) does
+// the signal go to the monitor, which passes it on.
+func signalContainer(ct *container.Container, sig syscall.Signal) error {
+	target := ct.State.Pid
+	if init, err := container.InitOf(ct.State.Pid); err == nil {
+		target = init
+	}
+	if err := syscall.Kill(target, sig); err != nil && err != syscall.ESRCH {
+		return fmt.Errorf("signal container %s: %w", ct.Config.Name, err)
+	}
 	return nil
 }
 
@@ -95,7 +116,7 @@ func (c *killCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	_, records, err := openRecords()
+	h, records, err := openRecords()
 	if err != nil {
 		return err
 	}
@@ -106,13 +127,14 @@ func (c *killCmd) Run(e *env) error {
 			err = fmt.Errorf("container %s is not running", ct.Config.Name)
 		}
 		if err == nil {
-			err = syscall.Kill(ct.State.Pid, sig)
+			err = signalContainer(ct, sig)
 		}
 		if err != nil {
 			report(e, err)
 			failed++
 			continue
 		}
+		containerEvent(h, records, ref, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 		fmt.Fprintln(e.stdout, ref)
 	}
 	return failures(failed)

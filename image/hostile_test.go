@@ -25,12 +25,17 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"golang.org/x/sys/unix"
+
+	"github.com/boxcli/box/registrytest"
 )
 
 // Layers come from strangers. These tests build hostile layer tars, load
 // them into a fresh store through the same containers/image →
 // containers/storage path a pull takes, and then look at the host: nothing
-// may appear or change outside the store's layer directories.
+// may appear or change outside the store's layer directories. The *Pull
+// variants push the same images to a test registry (Debian's
+// docker-registry on 127.0.0.1) and pull them: the outcome must be the
+// load's, refused stays refused and neutralised stays neutralised.
 //
 // What containers/storage does with each (v1.64, rootless: box's stage sets
 // _CONTAINERS_USERNS_CONFIGURED, so even as real root it takes the rootless
@@ -496,17 +501,82 @@ func wantFile(t *testing.T, p, body string) {
 	}
 }
 
+// hostileVia is how a hostile image reaches a store.
+type hostileVia struct {
+	name string // "Load" or "Pull", for messages
+	// put makes img available as repo ("hostile/NAME:TAG") before the host
+	// is looked at; src is what get takes, ref the name the image then has.
+	put func(t *testing.T, root, repo string, img v1.Image) (src, ref string)
+	// get brings src into st.
+	get func(ctx context.Context, t *testing.T, st *Store, src string) error
+}
+
+// viaLoad writes a docker-archive next to the store and loads it.
+func viaLoad() hostileVia {
+	return hostileVia{
+		name: "Load",
+		put: func(t *testing.T, root, repo string, img v1.Image) (string, string) {
+			archive := filepath.Join(root, "hostile.tar")
+			ref := "localhost/" + repo
+			writeDockerArchive(t, archive, map[string]v1.Image{ref: img})
+			return archive, ref
+		},
+		get: func(ctx context.Context, _ *testing.T, st *Store, src string) error {
+			_, err := st.Load(ctx, src)
+			return err
+		},
+	}
+}
+
+// viaPull starts a registry for t, pushes each image to it (through an OCI
+// layout, with containers/image, which copies the blobs as they are) and
+// pulls it. It sets t's environment (registryEnv), so t must not be
+// parallel.
+func viaPull(t *testing.T) hostileVia {
+	t.Helper()
+	reg := registrytest.Start(t, registrytest.Options{})
+	ro := registryEnv(t, "")
+	return hostileVia{
+		name: "Pull",
+		put: func(t *testing.T, _, repo string, img v1.Image) (string, string) {
+			seed(t, reg, repo, img)
+			return reg.Ref(repo), reg.Ref(repo)
+		},
+		get: func(ctx context.Context, t *testing.T, st *Store, src string) error {
+			_, err := st.Pull(ctx, src, PullOptions{Policy: PullAlways, Registry: ro, Warnf: t.Logf})
+			return err
+		},
+	}
+}
+
 // TestHostileLayers loads each hostile layer with each driver and checks
 // the load's outcome, the mounted view, and the host filesystem.
 func TestHostileLayers(t *testing.T) {
+	via := viaLoad()
 	for _, driver := range []string{DriverOverlay, DriverVFS} {
 		for _, tc := range hostileCases() {
-			t.Run(driver+"/"+tc.name, func(t *testing.T) { testHostile(t, driver, tc) })
+			t.Run(driver+"/"+tc.name, func(t *testing.T) { testHostile(t, driver, tc, via) })
 		}
 	}
 }
 
-func testHostile(t *testing.T, driver string, tc hostileCase) {
+// TestHostileLayersPull pushes every hostile case to a registry and pulls
+// it with each driver, with the same expectations as TestHostileLayers.
+// Every case can be pushed: the registry checks a blob against its digest,
+// never what is inside the tar. (A layer whose bytes do not match its
+// digest cannot be pushed at all; the diff ID mismatch, which the registry
+// does not see, is TestHostileDiffID/registry, the bomb
+// TestHostileBomb/registry.)
+func TestHostileLayersPull(t *testing.T) {
+	via := viaPull(t)
+	for _, driver := range []string{DriverOverlay, DriverVFS} {
+		for _, tc := range hostileCases() {
+			t.Run(driver+"/"+tc.name, func(t *testing.T) { testHostile(t, driver, tc, via) })
+		}
+	}
+}
+
+func testHostile(t *testing.T, driver string, tc hostileCase, via hostileVia) {
 	ctx := context.Background()
 	canary := t.TempDir()
 	if err := os.WriteFile(filepath.Join(canary, "target"), []byte("canary\n"), 0o644); err != nil {
@@ -516,14 +586,13 @@ func testHostile(t *testing.T, driver string, tc hostileCase) {
 		t.Fatal(err)
 	}
 	st, root := testStore(t, driver)
-	archive := filepath.Join(root, "hostile.tar")
-	writeDockerArchive(t, archive, map[string]v1.Image{"localhost/hostile:1": imageOf(t, tc.layers(t, canary)...)})
+	src, ref := via.put(t, root, "hostile/"+tc.name+":"+driver, imageOf(t, tc.layers(t, canary)...))
 
 	beforeCanary := snapshot(t, canary)
 	beforeRoot := snapshot(t, root, "graph", "run")
 	_, etcErr := os.Lstat("/etc/pwn-abs")
 
-	_, err := st.Load(ctx, archive)
+	err := via.get(ctx, t, st, src)
 
 	checkSnapshot(t, "canary", beforeCanary, snapshot(t, canary))
 	checkSnapshot(t, "around the store", beforeRoot, snapshot(t, root, "graph", "run"))
@@ -538,19 +607,19 @@ func testHostile(t *testing.T, driver string, tc hostileCase) {
 
 	if tc.wantErr != "" {
 		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-			t.Fatalf("Load() = %v, want an error containing %q", err, tc.wantErr)
+			t.Fatalf("%s() = %v, want an error containing %q", via.name, err, tc.wantErr)
 		}
-		t.Logf("Load() = %v", err)
+		t.Logf("%s() = %v", via.name, err)
 		if strings.Contains(err.Error(), "remove partly loaded") {
-			t.Errorf("Load() error carries a rollback failure: %v", err)
+			t.Errorf("%s() error carries a rollback failure: %v", via.name, err)
 		}
 		checkFailedLoad(t, st, graph)
 		return
 	}
 	if err != nil {
-		t.Fatalf("Load() = %v, want success with the hostile part neutralised", err)
+		t.Fatalf("%s() = %v, want success with the hostile part neutralised", via.name, err)
 	}
-	img, err := st.Lookup(ctx, "localhost/hostile:1")
+	img, err := st.Lookup(ctx, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -580,7 +649,13 @@ func testHostile(t *testing.T, driver string, tc hostileCase) {
 // TestHostileDiffID loads an image whose config names a diff ID that its
 // layer does not have, as a docker-archive (where the diff ID is the
 // layer's address) and as an OCI layout (where containers/image checks it
-// after decompressing): the load fails and leaves nothing behind.
+// after decompressing), and pulls it from a registry (which stores what it
+// is given: it checks blobs against their digests, not configs against
+// layers): each fails and leaves nothing behind.
+//
+// The other mismatch, a blob whose bytes are not its digest, cannot be
+// served by the test registry: it verifies the digest of every upload
+// and refuses the push.
 func TestHostileDiffID(t *testing.T) {
 	img := imageOf(t, layerTar(t, []hostileEntry{reg("pwn-diffid", "x")}))
 	cf, err := img.ConfigFile()
@@ -595,19 +670,28 @@ func TestHostileDiffID(t *testing.T) {
 	for _, tc := range []struct{ name, wantErr string }{
 		{"docker-archive", "Digest did not match"},
 		{"oci", "does not match config's DiffID"},
+		{"registry", "does not match config's DiffID"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, root := testStore(t, "")
 			src := filepath.Join(root, "diffid")
-			if tc.name == "oci" {
+			var err error
+			switch tc.name {
+			case "oci":
 				writeOCILayout(t, src, []v1.Image{img}, []map[string]string{{"org.opencontainers.image.ref.name": "localhost/diffid:1"}})
-			} else {
+				_, err = st.Load(context.Background(), src)
+			case "docker-archive":
 				writeDockerArchive(t, src, map[string]v1.Image{"localhost/diffid:1": img})
+				_, err = st.Load(context.Background(), src)
+			case "registry": // started here: without docker-registry only this skips
+				pull := viaPull(t)
+				src, _ = pull.put(t, root, "hostile/diffid:1", img)
+				err = pull.get(context.Background(), t, st, src)
 			}
-			_, err := st.Load(context.Background(), src)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "remove partly loaded") {
-				t.Fatalf("Load() = %v, want only a diff ID mismatch (%q)", err, tc.wantErr)
+				t.Fatalf("Load/Pull() = %v, want only a diff ID mismatch (%q)", err, tc.wantErr)
 			}
+			t.Logf("%s: %v", tc.name, err)
 			checkFailedLoad(t, st, filepath.Join(root, "graph"))
 			if layers, _ := st.store.Layers(); len(layers) != 0 {
 				t.Errorf("the mismatching layer is in the store: %+v", layers)
@@ -663,21 +747,30 @@ func TestHostileBomb(t *testing.T) {
 	bombImg := withPlatform(t, img)
 	// A docker-archive's blobs are addressed by diff ID, so containers/image
 	// decompresses them into its temporary directory first; an OCI layout
-	// keeps the 1 MiB blob and containers/storage's extraction hits the limit.
-	for _, format := range []string{"docker-archive", "oci"} {
+	// keeps the 1 MiB blob and containers/storage's extraction hits the
+	// limit; so does a pull, which streams the 1 MiB blob from the registry.
+	for _, format := range []string{"docker-archive", "oci", "registry"} {
 		t.Run(format, func(t *testing.T) {
 			src := filepath.Join(t.TempDir(), "bomb")
-			if format == "oci" {
+			get := viaLoad().get
+			switch format {
+			case "oci":
 				writeOCILayout(t, src, []v1.Image{bombImg}, []map[string]string{{"org.opencontainers.image.ref.name": "localhost/bomb:1"}})
-			} else {
+			case "docker-archive":
 				writeDockerArchive(t, src, map[string]v1.Image{"localhost/bomb:1": bombImg})
+			case "registry": // started here: without docker-registry only this skips
+				pull := viaPull(t)
+				src, _ = pull.put(t, "", "hostile/bomb:1", bombImg)
+				get = pull.get
 			}
-			loadBomb(t, small, src)
+			loadBomb(t, small, src, get)
 		})
 	}
 }
 
-func loadBomb(t *testing.T, small, src string) {
+// loadBomb opens a store on the small tmpfs and gets src into it with get
+// (a load or a pull).
+func loadBomb(t *testing.T, small, src string, get func(context.Context, *testing.T, *Store, string) error) {
 	st, err := Open(Options{GraphRoot: filepath.Join(small, "graph"), RunRoot: filepath.Join(small, "run"), Warnf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
@@ -692,11 +785,11 @@ func loadBomb(t *testing.T, small, src string) {
 	if err := unix.Statfs(small, &before); err != nil {
 		t.Fatal(err)
 	}
-	_, err = st.Load(context.Background(), src)
+	err = get(context.Background(), t, st, src)
 	if err == nil || !errors.Is(err, unix.ENOSPC) && !strings.Contains(err.Error(), "no space left on device") {
-		t.Fatalf("Load(bomb) = %v, want no space left on device", err)
+		t.Fatalf("Load/Pull(bomb) = %v, want no space left on device", err)
 	}
-	t.Logf("Load(bomb) with %s = %v", st.Driver(), err)
+	t.Logf("Load/Pull(bomb) with %s = %v", st.Driver(), err)
 	imgs, _ := st.Images()
 	layers, _ := st.store.Layers()
 	if len(imgs) != 0 || len(layers) != 0 {

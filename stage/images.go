@@ -16,7 +16,11 @@ func (s *stage) manageImages(ctx context.Context, is *image.Store, r *ImageReque
 	case OpSave:
 		return nil, is.Save(ctx, r.Refs, r.Dest, r.Format)
 	case OpTag:
-		return nil, is.Tag(r.Refs[0], r.Name)
+		if err := is.Tag(r.Refs[0], r.Name); err != nil {
+			return nil, err
+		}
+		s.event("image", "tag", r.Refs[0], map[string]string{"name": r.Name})
+		return nil, nil
 	case OpRemoveImages:
 		var refs []string
 		var refused []error
@@ -28,6 +32,7 @@ func (s *stage) manageImages(ctx context.Context, is *image.Store, r *ImageReque
 			refs = append(refs, ref)
 		}
 		rep, errs := is.Remove(refs, r.Force)
+		s.imageEvents(rep)
 		res := removeResult(rep)
 		for _, err := range append(refused, errs...) {
 			res.Errors = append(res.Errors, wireError(err))
@@ -38,6 +43,7 @@ func (s *stage) manageImages(ctx context.Context, is *image.Store, r *ImageReque
 		if err != nil {
 			return nil, err
 		}
+		s.imageEvents(rep)
 		return removeResult(rep), nil
 	case OpInspectImage:
 		var out []*image.Inspect
@@ -53,6 +59,16 @@ func (s *stage) manageImages(ctx context.Context, is *image.Store, r *ImageReque
 		return is.History(ctx, r.Refs[0])
 	}
 	return nil, fmt.Errorf("unknown image op %q", s.req.Op)
+}
+
+// imageEvents records what rmi and prune did.
+func (s *stage) imageEvents(rep image.RemoveReport) {
+	for _, n := range rep.Untagged {
+		s.event("image", "untag", n, map[string]string{"name": n})
+	}
+	for _, id := range rep.Deleted {
+		s.event("image", "delete", id, nil)
+	}
 }
 
 func removeResult(rep image.RemoveReport) *RemoveImagesResult {

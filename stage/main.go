@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/events"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/userns"
 )
@@ -152,10 +153,17 @@ func (s *stage) dispatch(ctx context.Context) (any, *int, error) {
 			if err != nil {
 				return nil, err
 			}
+			s.event("image", "pull", img.ID, map[string]string{"name": s.req.Pull.Ref})
 			return img.ID, nil
 		})
 	case OpPush:
-		return s.withImages(func(is *image.Store) (any, error) { return nil, s.push(ctx, is, s.req.Pull) })
+		return s.withImages(func(is *image.Store) (any, error) {
+			if err := s.push(ctx, is, s.req.Pull); err != nil {
+				return nil, err
+			}
+			s.event("image", "push", s.req.Pull.Ref, map[string]string{"name": s.req.Pull.Dest})
+			return nil, nil
+		})
 	case OpUnshare:
 		code, err := s.unshare(s.req.Unshare)
 		if err != nil {
@@ -185,6 +193,12 @@ func (s *stage) withImages(fn func(*image.Store) (any, error)) (any, *int, error
 	defer is.Close()
 	res, err := fn(is)
 	return res, nil, err
+}
+
+// event records what happened for box events; a failure to record is not
+// the user's command's failure.
+func (s *stage) event(typ, action, id string, attrs map[string]string) {
+	_ = events.Open(s.req.Dirs.Events()).Append(events.Event{Type: typ, Action: action, ID: id, Attributes: attrs})
 }
 
 func (s *stage) containers() (*container.Store, error) {

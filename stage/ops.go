@@ -56,7 +56,11 @@ func (s *stage) removeOne(records *container.Store, stores map[string]*image.Sto
 		}
 	}
 	_ = os.RemoveAll(s.req.Dirs.ContainerRun(id))
-	return records.Remove(id)
+	if err := records.Remove(id); err != nil {
+		return err
+	}
+	s.event("container", "destroy", id, ctrAttrs(c.Config, nil))
+	return nil
 }
 
 // unshare runs a command as root in box's user namespace, like

@@ -58,5 +58,9 @@ func (s *stage) imageForRun(ctx context.Context, is *image.Store, ref string, r 
 	}
 	pr := *r
 	pr.Ref = ref
-	return s.pull(ctx, is, &pr)
+	img, err := s.pull(ctx, is, &pr)
+	if err == nil {
+		s.event("image", "pull", img.ID, map[string]string{"name": ref})
+	}
+	return img, err
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -69,6 +70,7 @@ func (s *stage) create(ctx context.Context, records *container.Store, r *RunRequ
 	if c, err = records.Create(cfg); err != nil {
 		return nil, is, err
 	}
+	s.event("container", "create", c.Config.ID, ctrAttrs(c.Config, nil))
 	if r.CIDFile != "" {
 		if err := writeCIDFile(r.CIDFile, c.Config.ID); err != nil {
 			s.discard(records, is, c.Config.ID)
@@ -176,6 +178,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		*st = container.State{Status: container.Running, Pid: s.req.HostPID, PidStart: start, StartedAt: time.Now().UTC()}
 		return nil
 	})
+	s.event("container", "start", id, ctrAttrs(cfg, nil))
 	if logs != nil {
 		logs.started()
 		raw, _ := json.Marshal(RunResult{ID: id})
@@ -194,6 +197,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	if logs != nil {
 		logs.drain()
 	}
+	s.event("container", "die", id, ctrAttrs(cfg, map[string]string{"exitCode": strconv.Itoa(code)}))
 	if cfg.AutoRemove {
 		if is != nil {
 			_ = is.Unmount(id)
@@ -203,6 +207,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		}
 		_ = records.Remove(id)
 		_ = os.RemoveAll(runDir)
+		s.event("container", "destroy", id, ctrAttrs(cfg, nil))
 		return code, nil
 	}
 	_ = records.Update(id, func(st *container.State) error {
@@ -380,4 +385,13 @@ func writeCIDFile(path, id string) error {
 		err = cerr
 	}
 	return err
+}
+
+// ctrAttrs are a container event's attributes, as Docker names them.
+func ctrAttrs(cfg container.Config, extra map[string]string) map[string]string {
+	a := map[string]string{"name": cfg.Name, "image": cfg.Image}
+	for k, v := range extra {
+		a[k] = v
+	}
+	return a
 }
