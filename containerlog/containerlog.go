@@ -23,20 +23,47 @@ type Entry struct {
 	Time   time.Time `json:"time"`
 }
 
+// DefaultMaxSize caps a log file; past it the file becomes PATH.1 (the
+// previous PATH.1 goes) and a new one starts, so a chatty container keeps
+// at most twice this on disk.
+const DefaultMaxSize = 16 << 20
+
 // Writer appends entries to a log file.
 type Writer struct {
-	mu  sync.Mutex
-	f   *os.File
-	now func() time.Time
+	mu   sync.Mutex
+	path string
+	f    *os.File
+	size int64
+	max  int64
+	now  func() time.Time
 }
 
-// Create opens path for appending (0600).
+// Create opens path for appending (0600), rotating at DefaultMaxSize.
 func Create(path string) (*Writer, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
-	return &Writer{f: f, now: time.Now}, nil
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	return &Writer{path: path, f: f, size: fi.Size(), max: DefaultMaxSize, now: time.Now}, nil
+}
+
+// rotate moves the full file aside; called with mu held.
+func (w *Writer) rotate() error {
+	if err := os.Rename(w.path, w.path+".1"); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(w.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	w.f.Close()
+	w.f, w.size = f, 0
+	return nil
 }
 
 // Stream returns an io.Writer that logs everything written to it as
@@ -52,7 +79,13 @@ func (w *Writer) write(stream, line string) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	_, err = w.f.Write(append(b, '\n'))
+	if w.size > 0 && w.size+int64(len(b))+1 > w.max {
+		if err := w.rotate(); err != nil {
+			return fmt.Errorf("rotate log: %w", err)
+		}
+	}
+	n, err := w.f.Write(append(b, '\n'))
+	w.size += int64(n)
 	return err
 }
 
@@ -114,8 +147,30 @@ type Filter struct {
 	Tail         int       // <0: all
 }
 
-// Read returns the entries of the log at path that pass f.
+// Read returns the entries of the log at path (after those of its rotated
+// predecessor PATH.1) that pass f, and the offset in path to follow from.
 func Read(path string, f Filter) ([]Entry, int64, error) {
+	old, err := readAll(path+".1", f)
+	if err != nil {
+		return nil, 0, err
+	}
+	entries, off, err := readAllOff(path, f)
+	if err != nil {
+		return nil, 0, err
+	}
+	entries = append(old, entries...)
+	if f.Tail >= 0 && len(entries) > f.Tail {
+		entries = entries[len(entries)-f.Tail:]
+	}
+	return entries, off, nil
+}
+
+func readAll(path string, f Filter) ([]Entry, error) {
+	entries, _, err := readAllOff(path, f)
+	return entries, err
+}
+
+func readAllOff(path string, f Filter) ([]Entry, int64, error) {
 	file, err := os.Open(path)
 	if os.IsNotExist(err) {
 		return nil, 0, nil
@@ -124,14 +179,7 @@ func Read(path string, f Filter) ([]Entry, int64, error) {
 		return nil, 0, err
 	}
 	defer file.Close()
-	entries, off, err := scan(file, 0, f)
-	if err != nil {
-		return nil, 0, err
-	}
-	if f.Tail >= 0 && len(entries) > f.Tail {
-		entries = entries[len(entries)-f.Tail:]
-	}
-	return entries, off, nil
+	return scan(file, 0, f)
 }
 
 // ReadFrom returns the entries after byte offset off and the new offset;
@@ -145,6 +193,9 @@ func ReadFrom(path string, off int64, f Filter) ([]Entry, int64, error) {
 		return nil, off, err
 	}
 	defer file.Close()
+	if fi, err := file.Stat(); err == nil && fi.Size() < off {
+		off = 0 // rotated since the last read: follow the new file
+	}
 	if _, err := file.Seek(off, io.SeekStart); err != nil {
 		return nil, off, err
 	}

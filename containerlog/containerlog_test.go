@@ -1,6 +1,7 @@
 package containerlog
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -43,5 +44,32 @@ func TestWriteRead(t *testing.T) {
 	}
 	if more, off2, _ := ReadFrom(p, off, Filter{Tail: -1}); len(more) != 0 || off2 != off {
 		t.Errorf("ReadFrom(end) = %v, %d; want nothing", more, off2)
+	}
+}
+
+func TestRotate(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "log")
+	w, err := Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.max = 200
+	out := w.Stream("stdout")
+	for i := 0; i < 20; i++ {
+		out.Write([]byte("a line of output\n"))
+	}
+	w.Close()
+	all, _, err := Read(p, Filter{Tail: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two files of at most 200 bytes each hold the newest lines only.
+	if len(all) == 0 || len(all) >= 20 {
+		t.Errorf("after rotation Read gives %d entries, want some but fewer than 20", len(all))
+	}
+	for _, f := range []string{p, p + ".1"} {
+		if fi, err := os.Stat(f); err != nil || fi.Size() > 200 {
+			t.Errorf("%s: %v, size over the cap", f, err)
+		}
 	}
 }
