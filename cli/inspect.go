@@ -55,10 +55,14 @@ type hostConfigJSON struct {
 	ReadonlyRootfs bool     `json:"ReadonlyRootfs"`
 	Init           bool     `json:"Init"`
 	UsernsMode     string   `json:"UsernsMode"`
-	Privileged     bool     `json:"Privileged"`
-	CapAdd         []string `json:"CapAdd"`
-	CapDrop        []string `json:"CapDrop"`
-	SecurityOpt    []string `json:"SecurityOpt"`
+	RestartPolicy  struct {
+		Name              string `json:"Name"`
+		MaximumRetryCount int    `json:"MaximumRetryCount"`
+	} `json:"RestartPolicy"`
+	Privileged  bool     `json:"Privileged"`
+	CapAdd      []string `json:"CapAdd"`
+	CapDrop     []string `json:"CapDrop"`
+	SecurityOpt []string `json:"SecurityOpt"`
 }
 
 type mountJSON struct {
@@ -107,11 +111,12 @@ func inspectContainer(records *container.Store, c *container.Container) containe
 			Status: string(st.Status), Running: st.Status == container.Running, OOMKilled: st.OOMKilled,
 			Pid: st.Pid, ExitCode: st.ExitCode, Error: st.Error, StartedAt: ts(st.StartedAt), FinishedAt: ts(st.FinishedAt),
 		},
-		Image:    "sha256:" + cfg.ImageID,
-		LogPath:  records.Dir(cfg.ID) + "/" + stage.LogFile,
-		Name:     "/" + cfg.Name,
-		Driver:   cfg.StorageDriver,
-		Platform: "linux",
+		Image:        "sha256:" + cfg.ImageID,
+		LogPath:      records.Dir(cfg.ID) + "/" + stage.LogFile,
+		Name:         "/" + cfg.Name,
+		RestartCount: st.RestartCount,
+		Driver:       cfg.StorageDriver,
+		Platform:     "linux",
 		HostConfig: hostConfigJSON{
 			Binds: []string{}, NetworkMode: netMode, AutoRemove: cfg.AutoRemove, ReadonlyRootfs: cfg.ReadOnly,
 			Init: cfg.Init, UsernsMode: cfg.UserNS, CapAdd: []string{}, CapDrop: []string{}, SecurityOpt: []string{"no-new-privileges"},
@@ -126,6 +131,9 @@ func inspectContainer(records *container.Store, c *container.Container) containe
 	}
 	if cfg.ImageID == "" {
 		j.Image = ""
+	}
+	if p, err := stage.ParseRestart(cfg.Restart); err == nil {
+		j.HostConfig.RestartPolicy.Name, j.HostConfig.RestartPolicy.MaximumRetryCount = p.Mode, p.MaxRetries
 	}
 	if cfg.Labels == nil {
 		j.Config.Labels = map[string]string{}
@@ -242,4 +250,8 @@ type containerCmd struct {
 	Restart restartCmd          `cmd:"" help:"Restart containers."`
 	Prune   containerPruneCmd   `cmd:"" help:"Remove all stopped containers."`
 	Rename  renameCmd           `cmd:"" help:"Rename a container."`
+	Cp      cpCmd               `cmd:"" help:"Copy files between a container and the host."`
+	Diff    diffCmd             `cmd:"" help:"List a container's changed files."`
+	Export  exportCmd           `cmd:"" help:"Write a stopped container's files as a tar archive."`
+	Top     topCmd              `cmd:"" help:"Show a container's processes."`
 }

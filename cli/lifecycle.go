@@ -61,6 +61,7 @@ func stopOne(records *container.Store, ref string, timeout time.Duration) error 
 		}
 	}
 	pid, start := ct.State.Pid, ct.State.PidStart
+	markStopped(records, ct.Config.ID)
 	if err := signalContainer(ct, sig); err != nil {
 		return err
 	}
@@ -127,6 +128,7 @@ func (c *killCmd) Run(e *env) error {
 			err = fmt.Errorf("container %s is not running", ct.Config.Name)
 		}
 		if err == nil {
+			markStopped(records, ct.Config.ID)
 			err = signalContainer(ct, sig)
 		}
 		if err != nil {
@@ -282,4 +284,13 @@ func failures(n int) error {
 		return exitCode(125)
 	}
 	return nil
+}
+
+// markStopped tells the monitor that the user stopped the container, so
+// the restart policy leaves it stopped, as Docker does for stop and kill.
+func markStopped(records *container.Store, id string) {
+	_ = records.Update(id, func(st *container.State) error {
+		st.StopRequested = true
+		return nil
+	})
 }

@@ -45,6 +45,7 @@ type runCmd struct {
 	Rootfs      string            `type:"path" help:"Run a directory as the root filesystem (with a throwaway overlay on top) instead of an image; / sandboxes the host itself."`
 	Label       map[string]string `short:"l" help:"Set metadata on the container (KEY=VALUE)."`
 	StopSignal  string            `name:"stop-signal" help:"Signal to stop the container."`
+	Restart     string            `default:"no" help:"Restart policy, kept by the container's monitor: no, on-failure[:N], always, unless-stopped."`
 	CIDFile     string            `name:"cidfile" type:"path" help:"Write the container ID to this file (which must not exist)."`
 
 	Image string   `arg:"" help:"Image to run (or, with --rootfs, the command)."`
@@ -194,6 +195,7 @@ func (c *runCmd) config() (container.Config, error) {
 		Network:     c.Network,
 		UserNS:      c.Userns,
 		StopSignal:  c.StopSignal,
+		Restart:     c.Restart,
 		Labels:      c.Label,
 		Cmd:         c.Args,
 	}
@@ -212,6 +214,12 @@ func (c *runCmd) config() (container.Config, error) {
 		if err := container.CheckName(c.Name); err != nil {
 			return cfg, err
 		}
+	}
+	if _, err := stage.ParseRestart(c.Restart); err != nil {
+		return cfg, err
+	}
+	if c.Restart != "no" && c.Restart != "" && c.Rm {
+		return cfg, fmt.Errorf("--restart and --rm cannot be used together: a removed container cannot restart")
 	}
 	if c.CIDFile != "" {
 		if _, err := os.Stat(c.CIDFile); err == nil {

@@ -48,6 +48,7 @@ type Config struct {
 	UserNS        string            `json:"userns,omitempty"`
 	StorageDriver string            `json:"storageDriver,omitempty"`
 	StopSignal    string            `json:"stopSignal,omitempty"`
+	Restart       string            `json:"restart,omitempty"` // no, on-failure[:N], always
 	Labels        map[string]string `json:"labels,omitempty"`
 }
 
@@ -74,6 +75,10 @@ type State struct {
 	FinishedAt time.Time `json:"finishedAt,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	OOMKilled  bool      `json:"oomKilled,omitempty"`
+	// StopRequested marks a stop or kill by the user: the monitor must not
+	// undo it with the restart policy.
+	StopRequested bool `json:"stopRequested,omitempty"`
+	RestartCount  int  `json:"restartCount,omitempty"`
 }
 
 // Container is one record.

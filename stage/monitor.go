@@ -35,24 +35,29 @@ func newMonitorLog(dir string, tty bool) (*monitorLog, error) {
 		return nil, err
 	}
 	m := &monitorLog{w: w, tty: tty}
-	if tty {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			w.Close()
-			return nil, err
-		}
-		m.console, m.remote = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-remote")
-		return m, nil
-	}
-	if m.outR, m.outW, err = os.Pipe(); err != nil {
-		w.Close()
-		return nil, err
-	}
-	if m.errR, m.errW, err = os.Pipe(); err != nil {
+	if err := m.renew(); err != nil {
 		w.Close()
 		return nil, err
 	}
 	return m, nil
+}
+
+// renew makes fresh pipes (or a console socket) for the container's next
+// start: the previous ones closed when its output ended.
+func (m *monitorLog) renew() (err error) {
+	if m.tty {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		m.console, m.remote = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-remote")
+		return nil
+	}
+	if m.outR, m.outW, err = os.Pipe(); err != nil {
+		return err
+	}
+	m.errR, m.errW, err = os.Pipe()
+	return err
 }
 
 // stdio is what the container gets: no stdin (nobody is attached) and the

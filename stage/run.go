@@ -184,15 +184,35 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		raw, _ := json.Marshal(RunResult{ID: id})
 		s.out.finish(Reply{Result: raw})
 	}
-	done := make(chan int, 1)
-	go func() { done <- proc.Wait() }()
-	for waiting := true; waiting; {
-		select {
-		case sig := <-sigs:
-			_ = proc.Signal(sig)
-		case code = <-done:
-			waiting = false
+	policy, _ := ParseRestart(cfg.Restart)
+	for restarts := 0; ; restarts++ {
+		code = waitSignalling(proc, sigs)
+		if logs == nil || !policy.again(code, restarts, stopRequested(records, id)) {
+			break
 		}
+		// The monitor keeps the container going, with Docker's back-off.
+		s.event("container", "die", id, ctrAttrs(cfg, map[string]string{"exitCode": strconv.Itoa(code)}))
+		time.Sleep(policy.delay(restarts))
+		if stopRequested(records, id) {
+			break
+		}
+		logs.drain()
+		if err := logs.renew(); err != nil {
+			s.out.warnf("restart %s: %v", cfg.Name, err)
+			break
+		}
+		next, err := sandbox.Start(sb, logs.stdio(), beforeRun)
+		if err != nil {
+			s.out.warnf("restart %s: %v", cfg.Name, err)
+			break
+		}
+		logs.started()
+		proc = next
+		_ = records.Update(id, func(st *container.State) error {
+			st.RestartCount, st.StartedAt, st.ExitCode = restarts+1, time.Now().UTC(), code
+			return nil
+		})
+		s.event("container", "restart", id, ctrAttrs(cfg, nil))
 	}
 	if logs != nil {
 		logs.drain()
@@ -215,6 +235,82 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		return nil
 	})
 	return code, nil
+}
+
+// waitSignalling waits for the container's PID 1, passing signals on.
+func waitSignalling(proc *sandbox.Process, sigs <-chan os.Signal) int {
+	done := make(chan int, 1)
+	go func() { done <- proc.Wait() }()
+	for {
+		select {
+		case sig := <-sigs:
+			_ = proc.Signal(sig)
+		case code := <-done:
+			return code
+		}
+	}
+}
+
+func stopRequested(records *container.Store, id string) bool {
+	c, err := records.Get(id)
+	return err == nil && c.State.StopRequested
+}
+
+// Restart is a --restart policy.
+type Restart struct {
+	Mode       string // no, on-failure, always, unless-stopped
+	MaxRetries int    // on-failure:N; 0 = no limit
+}
+
+// ParseRestart reads Docker's --restart values.
+func ParseRestart(s string) (Restart, error) {
+	mode, max, hasMax := strings.Cut(s, ":")
+	switch mode {
+	case "", "no":
+		return Restart{Mode: "no"}, nil
+	case "always", "unless-stopped":
+		if hasMax {
+			return Restart{}, fmt.Errorf("invalid --restart %q: only on-failure takes a count", s)
+		}
+		return Restart{Mode: mode}, nil
+	case "on-failure":
+		r := Restart{Mode: mode}
+		if hasMax {
+			n, err := strconv.Atoi(max)
+			if err != nil || n < 0 {
+				return Restart{}, fmt.Errorf("invalid --restart %q: the count must be a number", s)
+			}
+			r.MaxRetries = n
+		}
+		return r, nil
+	}
+	return Restart{}, fmt.Errorf("invalid --restart %q: want no, on-failure[:N], always or unless-stopped", s)
+}
+
+// again says whether the monitor restarts after an exit with code.
+func (r Restart) again(code, restarts int, stopped bool) bool {
+	if stopped {
+		return false
+	}
+	switch r.Mode {
+	case "always", "unless-stopped":
+		return true
+	case "on-failure":
+		return code != 0 && (r.MaxRetries == 0 || restarts < r.MaxRetries)
+	}
+	return false
+}
+
+// delay is Docker's back-off: 100 ms, doubling, at most a minute.
+func (r Restart) delay(restarts int) time.Duration {
+	d := 100 * time.Millisecond
+	for i := 0; i < restarts && d < time.Minute; i++ {
+		d *= 2
+	}
+	if d > time.Minute {
+		d = time.Minute
+	}
+	return d
 }
 
 // createOnly is box create: the container exists, stopped, until started.
