@@ -75,29 +75,15 @@ func (c *psCmd) Run(e *env) error {
 		}
 		rows = append(rows, row(ct, now, c.NoTrunc))
 	}
-	switch {
-	case c.Quiet:
+	if c.Quiet {
 		for _, r := range rows {
 			fmt.Fprintln(e.stdout, r.ID)
 		}
 		return nil
-	case c.Format == "json":
-		enc := json.NewEncoder(e.stdout)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	case c.Format != "" && c.Format != "table":
-		return printTemplate(e, c.Format, rows)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names)
-	}
-	return tw.Flush()
+	return printRows(e, c.Format, rows, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES", func(r psRow) []string {
+		return []string{r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names}
+	})
 }
 
 func row(ct *container.Container, now time.Time, noTrunc bool) psRow {
@@ -140,6 +126,29 @@ func row(ct *container.Container, now time.Time, noTrunc bool) psRow {
 		Labels:     strings.Join(labels, ","),
 		ExitCode:   st.ExitCode,
 	}
+}
+
+// printRows prints a listing as Docker does: one JSON object per line for
+// --format json, a Go template per row, or an aligned table with header.
+func printRows[T any](e *env, format string, rows []T, header string, cols func(T) []string) error {
+	switch {
+	case format == "json":
+		enc := json.NewEncoder(e.stdout)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	case format != "" && format != "table":
+		return printTemplate(e, format, rows)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(cols(r), "\t"))
+	}
+	return tw.Flush()
 }
 
 func printTemplate(e *env, format string, rows any) error {

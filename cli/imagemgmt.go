@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	units "github.com/docker/go-units"
@@ -195,29 +194,15 @@ func (c *historyCmd) Run(e *env) error {
 		}
 		rows = append(rows, r)
 	}
-	switch {
-	case c.Quiet:
+	if c.Quiet {
 		for _, r := range rows {
 			fmt.Fprintln(e.stdout, r.ID)
 		}
 		return nil
-	case c.Format == "json":
-		enc := json.NewEncoder(e.stdout)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	case c.Format != "" && c.Format != "table":
-		return printTemplate(e, c.Format, rows)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, "IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.CreatedSince, strings.ReplaceAll(r.CreatedBy, "\t", " "), r.Size, r.Comment)
-	}
-	return tw.Flush()
+	return printRows(e, c.Format, rows, "IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT", func(r historyRow) []string {
+		return []string{r.ID, r.CreatedSince, strings.ReplaceAll(r.CreatedBy, "\t", " "), r.Size, r.Comment}
+	})
 }
 
 // imageCmd groups the image commands as Docker's `docker image ...`.

@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	units "github.com/docker/go-units"
@@ -99,35 +97,20 @@ func (c *imagesCmd) Run(e *env) error {
 			}
 		}
 		return nil
-	case c.Format == "json":
-		enc := json.NewEncoder(e.stdout)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	case c.Format != "" && c.Format != "table":
-		return printTemplate(e, c.Format, rows)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 8, 3, ' ', 0)
+	header, cols := "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE", func(r imageRow) []string {
+		return []string{r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size}
+	}
 	if c.Digests {
-		fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
-	} else {
-		fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
-	}
-	for _, r := range rows {
-		if c.Digests {
+		header, cols = "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE", func(r imageRow) []string {
 			d := r.Digest
 			if d == "" {
 				d = "<none>"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, d, r.ID, r.CreatedSince, r.Size)
-			continue
+			return []string{r.Repository, r.Tag, d, r.ID, r.CreatedSince, r.Size}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size)
 	}
-	return tw.Flush()
+	return printRows(e, c.Format, rows, header, cols)
 }
 
 // splitName splits "docker.io/library/busybox:latest" into repository and
