@@ -26,6 +26,8 @@ func main() {
 		os.Exit(sandbox.Main())
 	case roles.Exec:
 		os.Exit(sandbox.ExecMain())
+	case roles.Copy:
+		os.Exit(sandbox.CopyMain())
 	}
 	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

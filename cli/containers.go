@@ -229,10 +229,18 @@ func (c *rmCmd) prepare(records *container.Store, ref string) (string, func(), e
 		return "", nil, err
 	}
 	id := ct.Config.ID
-	unlock, err := records.Lock(id)
+	// No start may run while the container goes (it would leave a monitor
+	// with no record); the start lock always comes before the state lock.
+	unstart, err := records.StartLock(id)
 	if err != nil {
 		return "", nil, err
 	}
+	unlockState, err := records.Lock(id)
+	if err != nil {
+		unstart()
+		return "", nil, err
+	}
+	unlock := func() { unlockState(); unstart() }
 	if ct, err = records.Get(id); err != nil {
 		unlock()
 		return "", nil, err

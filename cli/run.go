@@ -60,7 +60,7 @@ func (c *runCmd) Run(e *env) error {
 	if c.Detach {
 		return withLoginHint(c.Image, c.runDetached(e, req, maps))
 	}
-	err = foreground(e, req, maps, c.Interactive, c.Tty, func(size sandbox.TermSize) { req.Run.Size = size })
+	err = foreground(e, req, maps, c.Interactive, c.Tty, func(size sandbox.TermSize) { req.Run.Size = size }, nil)
 	return withLoginHint(c.Image, err)
 }
 
@@ -98,7 +98,7 @@ func (c *runCmd) request(e *env, op string) (stage.Request, userns.Maps, error) 
 // foreground runs a stage that keeps a container in the foreground (run,
 // start -a): it relays the terminal or stdin, forwards signals and returns
 // the container's status as an error (*stage.ExitError).
-func foreground(e *env, req stage.Request, maps userns.Maps, interactive, tty bool, setSize func(sandbox.TermSize)) error {
+func foreground(e *env, req stage.Request, maps userns.Maps, interactive, tty bool, setSize func(sandbox.TermSize), started func()) error {
 	opt := stage.Options{Maps: maps, Stdout: e.stdout, Stderr: e.stderr}
 	if interactive && !tty {
 		opt.Stdin = e.stdin
@@ -123,6 +123,7 @@ func foreground(e *env, req stage.Request, maps userns.Maps, interactive, tty bo
 	if err != nil {
 		return err
 	}
+	s.OnStarted(started)
 	if t != nil {
 		t.start()
 	}

@@ -50,14 +50,31 @@ func (c *startCmd) Run(e *env) error {
 			failed++
 			continue
 		}
+		// Hold the container's lock until its record names the new monitor:
+		// two starts at once must not both run it.
+		unlock, err := records.StartLock(ct.Config.ID)
+		if err == nil {
+			ct, err = records.Get(ct.Config.ID)
+		}
+		if err != nil {
+			if unlock != nil {
+				unlock()
+			}
+			report(e, err)
+			failed++
+			continue
+		}
 		if ct.State.Status == container.Running {
+			unlock()
 			if c.Attach || c.Interactive {
 				return fmt.Errorf("container %s is already running: use box logs -f or box exec", ct.Config.Name)
 			}
 			fmt.Fprintln(e.stdout, ref) // Docker: starting a running container is no error
 			continue
 		}
-		if err := startContainer(e, h, ct, c.Attach || c.Interactive, c.Interactive); err != nil {
+		err = startContainer(e, h, ct, c.Attach || c.Interactive, c.Interactive, unlock)
+		unlock()
+		if err != nil {
 			if _, ok := err.(*stage.ExitError); ok {
 				return err // the attached container's own status
 			}
@@ -72,8 +89,9 @@ func (c *startCmd) Run(e *env) error {
 	return failures(failed)
 }
 
-// startContainer starts ct, detached under its monitor or attached.
-func startContainer(e *env, h *host, ct *container.Container, attach, interactive bool) error {
+// startContainer starts ct, detached under its monitor or attached;
+// started runs once the record says it runs (nil: nothing to do).
+func startContainer(e *env, h *host, ct *container.Container, attach, interactive bool, started func()) error {
 	mode, err := userns.ParseMode(ct.Config.UserNS)
 	if err != nil {
 		return err
@@ -85,7 +103,7 @@ func startContainer(e *env, h *host, ct *container.Container, attach, interactiv
 	req := e.request(h, stage.OpStart)
 	req.Start = &stage.StartRequest{ID: ct.Config.ID, Attach: attach, Console: attach && ct.Config.Tty}
 	if attach {
-		return foreground(e, req, maps, interactive, ct.Config.Tty, func(s sandbox.TermSize) { req.Start.Size = s })
+		return foreground(e, req, maps, interactive, ct.Config.Tty, func(s sandbox.TermSize) { req.Start.Size = s }, started)
 	}
 	s, err := stage.Start(req, stage.Options{Maps: maps, Detach: true})
 	if err != nil {
@@ -113,7 +131,15 @@ func (c *restartCmd) Run(e *env) error {
 			ct, err = records.Get(ref)
 		}
 		if err == nil {
-			err = startContainer(e, h, ct, false, false)
+			var unlock func()
+			if unlock, err = records.StartLock(ct.Config.ID); err == nil {
+				// Someone may have started it since it stopped: then it
+				// has been restarted, and one monitor is all it may have.
+				if ct, err = records.Get(ct.Config.ID); err == nil && ct.State.Status != container.Running {
+					err = startContainer(e, h, ct, false, false, nil)
+				}
+				unlock()
+			}
 		}
 		if err != nil {
 			report(e, err)

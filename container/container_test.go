@@ -588,23 +588,23 @@ func TestRename(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := s.Create(Config{Name: "a"})
-	if _, err := s.Create(Config{Name: "b"}); err != nil {
+	a, _ := s.Create(Config{Name: "alpha"})
+	if _, err := s.Create(Config{Name: "beta"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Rename(a.Config.ID, "b"); !errors.Is(err, ErrNameInUse) {
+	if err := s.Rename(a.Config.ID, "beta"); !errors.Is(err, ErrNameInUse) {
 		t.Errorf("Rename to a used name = %v, want ErrNameInUse", err)
 	}
 	if err := s.Rename(a.Config.ID, "bad name"); !errors.Is(err, ErrInvalidName) {
 		t.Errorf("Rename to a bad name = %v, want ErrInvalidName", err)
 	}
-	if err := s.Rename(a.Config.ID, "c"); err != nil {
+	if err := s.Rename(a.Config.ID, "gamma"); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.Get("c"); err != nil || got.Config.ID != a.Config.ID {
+	if got, err := s.Get("gamma"); err != nil || got.Config.ID != a.Config.ID {
 		t.Errorf("Get(c) after rename = %v, %v", got, err)
 	}
-	if _, err := s.Get("a"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Get("alpha"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("old name still resolves: %v", err)
 	}
 }

@@ -426,3 +426,20 @@ func (s *Store) Rename(id, name string) error {
 	c.Config.Name = name
 	return writeJSON(filepath.Join(s.Dir(id), configFile), c.Config)
 }
+
+// StartLock serializes starts of one container (a lock of its own: the
+// state lock is taken by the starting monitor itself to record that the
+// container runs, while the starter still holds this one).
+func (s *Store) StartLock(id string) (func(), error) {
+	if !validID(id) {
+		return nil, notFound(id)
+	}
+	_, unlock, err := flock(filepath.Join(s.Dir(id), "start.lock"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock container %s for start: %w", id, err)
+	}
+	return unlock, nil
+}

@@ -19,4 +19,7 @@ const (
 	// nsenter: it applies the container's restrictions and execs the
 	// command of box exec.
 	Exec = "exec"
+	// Copy runs in the user, mount and pid namespaces of a running container,
+	// entered by nsenter like Exec: it writes or unpacks box cp's tar.
+	Copy = "copy"
 )

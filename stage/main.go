@@ -164,6 +164,9 @@ func (s *stage) dispatch(ctx context.Context) (any, *int, error) {
 			s.event("image", "push", s.req.Pull.Ref, map[string]string{"name": s.req.Pull.Dest})
 			return nil, nil
 		})
+	case OpCopy, OpDiff, OpExport:
+		res, err := s.files(s.req.Copy)
+		return res, nil, err
 	case OpUnshare:
 		code, err := s.unshare(s.req.Unshare)
 		if err != nil {

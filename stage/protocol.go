@@ -18,6 +18,7 @@ import (
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/registry"
 	"github.com/boxcli/box/sandbox"
+	"github.com/boxcli/box/tarcp"
 )
 
 // Ops the stage knows.
@@ -39,6 +40,10 @@ const (
 	OpPruneImages  = "image-prune"
 	OpInspectImage = "image-inspect"
 	OpHistory      = "history"
+	// A container's files: one CopyRequest each.
+	OpCopy   = "cp"
+	OpDiff   = "diff"
+	OpExport = "export"
 )
 
 // Request is the one message the CLI sends.
@@ -58,6 +63,16 @@ type Request struct {
 	Image   *ImageRequest  `json:"image,omitempty"`
 	Pull    *PullRequest   `json:"pull,omitempty"`
 	Start   *StartRequest  `json:"start,omitempty"`
+	Copy    *CopyRequest   `json:"copy,omitempty"`
+}
+
+// CopyRequest names a stopped container's files for cp and export (tar on
+// the stage's stdout, or for In from its stdin), or any container for diff.
+type CopyRequest struct {
+	ID   string `json:"id"`
+	Path string `json:"path,omitempty"`
+	In   bool   `json:"in,omitempty"`
+	Raw  bool   `json:"raw,omitempty"` // the user's own tar stream ("-")
 }
 
 // StartRequest starts a created or stopped container. The CLI has checked
@@ -140,7 +155,10 @@ type RemoveRequest struct {
 
 // Reply is one line of the stage's answer.
 type Reply struct {
-	Warning string          `json:"warning,omitempty"`
+	Warning string `json:"warning,omitempty"`
+	// Started says a foreground container now runs (its record says so);
+	// the CLI may release the container's lock.
+	Started bool            `json:"started,omitempty"`
 	Error   *Error          `json:"error,omitempty"`
 	Exit    *int            `json:"exit,omitempty"`
 	Result  json.RawMessage `json:"result,omitempty"`
@@ -204,6 +222,10 @@ func sentinels() []struct {
 		{"exec-not-found", sandbox.ErrNotFound},
 		{"exec-denied", sandbox.ErrCannotExecute},
 		{"bad-config", sandbox.ErrBadConfig},
+		{"cp-not-found", tarcp.ErrNotFound},
+		{"cp-not-dir", tarcp.ErrNotDir},
+		{"cp-dir-on-file", tarcp.ErrDirOnFile},
+		{"cp-bad-archive", tarcp.ErrBadArchive},
 	}
 }
 

@@ -179,6 +179,9 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		return nil
 	})
 	s.event("container", "start", id, ctrAttrs(cfg, nil))
+	if logs == nil {
+		s.out.send(Reply{Started: true})
+	}
 	if logs != nil {
 		logs.started()
 		raw, _ := json.Marshal(RunResult{ID: id})

@@ -1,0 +1,83 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/boxcli/box/tarcp"
+)
+
+// CopyConfig is what box cp's helper does inside a running container:
+// write a tar of Path to stdout, or (In) unpack stdin's tar at Path.
+type CopyConfig struct {
+	Path string `json:"path"`
+	In   bool   `json:"in,omitempty"`
+	Raw  bool   `json:"raw,omitempty"` // the user's own tar stream ("-")
+}
+
+// copyError is the helper's one message when it fails; Kind names a
+// tarcp sentinel so the CLI can word it.
+type copyError struct {
+	Kind string `json:"kind,omitempty"`
+	Msg  string `json:"msg"`
+}
+
+func copyKinds() map[string]error {
+	return map[string]error{
+		"not-found":   tarcp.ErrNotFound,
+		"not-dir":     tarcp.ErrNotDir,
+		"dir-on-file": tarcp.ErrDirOnFile,
+		"bad-archive": tarcp.ErrBadArchive,
+	}
+}
+
+// CopyMain is the Copy role, entered like Exec (same fds: 3 the sealed
+// box, 4 the config, 5 the status). It stays root of the container's user
+// namespace, as docker cp does: files copied in belong to the container's
+// root, and every file can be copied out. It runs no code of the container.
+func CopyMain() int {
+	// Keep the container's processes from reading or tracing this one.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	status := os.NewFile(execFdErrors, "status")
+	var cfg CopyConfig
+	err := json.NewDecoder(os.NewFile(execFdConfig, "config")).Decode(&cfg)
+	if err != nil {
+		err = fmt.Errorf("read copy config: %w", err)
+	} else if cfg.In {
+		err = tarcp.Extract(os.Stdin, "/", cfg.Path, cfg.Raw)
+	} else {
+		err = tarcp.Create(os.Stdout, "/", cfg.Path)
+	}
+	if err == nil {
+		return 0
+	}
+	ce := copyError{Msg: err.Error()}
+	for k, s := range copyKinds() {
+		if errors.Is(err, s) {
+			ce.Kind = k
+		}
+	}
+	_ = json.NewEncoder(status).Encode(ce)
+	return 1
+}
+
+// ReadCopyStatus reads what the copy helper said: nil when it said
+// nothing, so succeeded.
+func ReadCopyStatus(r io.Reader) error {
+	var ce copyError
+	if err := json.NewDecoder(r).Decode(&ce); err != nil {
+		if err == io.EOF {
+			return nil
+		}
+		return fmt.Errorf("read the copy helper's status: %w", err)
+	}
+	if k := copyKinds()[ce.Kind]; k != nil {
+		return &kindError{msg: ce.Msg, kind: k}
+	}
+	return errors.New(ce.Msg)
+}

@@ -1,0 +1,62 @@
+package stage
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/tarcp"
+)
+
+// files serves cp, export and diff. For cp and export the CLI has checked
+// that the container does not run: its root is then mounted nowhere, and
+// this stage mounts it in its own namespace for the time of the copy.
+func (s *stage) files(r *CopyRequest) (any, error) {
+	if r == nil {
+		return nil, fmt.Errorf("%s: no arguments", s.req.Op)
+	}
+	records, err := s.containers()
+	if err != nil {
+		return nil, err
+	}
+	c, err := records.Get(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Config.Rootfs != "" {
+		return nil, fmt.Errorf("container %s runs on the directory %s, not on a layer: use its files there", c.Config.Name, c.Config.Rootfs)
+	}
+	driver := c.Config.StorageDriver
+	if driver == "" {
+		driver = s.req.Driver
+	}
+	is, err := s.openImagesWith(driver)
+	if err != nil {
+		return nil, err
+	}
+	defer is.Close()
+	if s.req.Op == OpDiff {
+		return is.Changes(c.Config.ID)
+	}
+	return nil, withMount(is, c.Config.ID, func(root string) error {
+		switch {
+		case s.req.Op == OpExport:
+			return tarcp.Export(os.Stdout, root)
+		case r.In:
+			return tarcp.Extract(os.Stdin, root, r.Path, r.Raw)
+		}
+		return tarcp.Create(os.Stdout, root, r.Path)
+	})
+}
+
+func withMount(is *image.Store, id string, fn func(root string) error) error {
+	root, err := is.Mount(id)
+	if err != nil {
+		return err
+	}
+	err = fn(root)
+	if uerr := is.Unmount(id); err == nil {
+		err = uerr
+	}
+	return err
+}
