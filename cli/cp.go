@@ -6,8 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 
 	"github.com/boxcli/box/container"
@@ -124,47 +122,17 @@ func (e *env) containerFiles(h *host, ct *container.Container, cfg sandbox.CopyC
 	if ct.Config.Rootfs != "" {
 		return fmt.Errorf("container %s runs on the directory %s, not on a layer: use its files there", ct.Config.Name, ct.Config.Rootfs)
 	}
-	if _, err := exec.LookPath("nsenter"); err != nil {
-		return fmt.Errorf("box cp into a running container needs nsenter: install util-linux")
-	}
-	initPid, err := container.InitOf(ct.State.Pid)
+	en, err := newEntry(ct, roles.Copy, "--user", "--mount", "--pid")
 	if err != nil {
 		return err
 	}
-	self, err := sealedSelf()
-	if err != nil {
+	defer en.close()
+	en.cmd.Stdin, en.cmd.Stdout, en.cmd.Stderr = stdin, stdout, e.stderr
+	if err := en.start(cfg); err != nil {
 		return err
 	}
-	defer self.Close()
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer cfgR.Close()
-	defer cfgW.Close()
-	stR, stW, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer stR.Close()
-	defer stW.Close()
-	cmd := exec.Command("nsenter", "--target", strconv.Itoa(initPid), "--user", "--mount", "--pid", "/proc/self/fd/3")
-	cmd.Env = []string{roles.Env + "=" + roles.Copy}
-	cmd.ExtraFiles = []*os.File{self, cfgR, stW}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, e.stderr
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start nsenter: %w", err)
-	}
-	cfgR.Close()
-	stW.Close()
-	if err := writeJSON(cfgW, cfg); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return err
-	}
-	cfgW.Close()
-	werr := cmd.Wait()
-	if err := sandbox.ReadCopyStatus(stR); err != nil {
+	werr := en.cmd.Wait()
+	if err := sandbox.ReadCopyStatus(en.status); err != nil {
 		return err
 	}
 	if werr != nil {

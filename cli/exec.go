@@ -3,14 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"os/signal"
-	"strconv"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/roles"
@@ -50,13 +45,7 @@ func (c *execCmd) Run(e *env) error {
 	if ct.State.Status != container.Running {
 		return fmt.Errorf("container %s %w; start it first", ct.Config.Name, errNotRunning)
 	}
-	if _, err := exec.LookPath("nsenter"); err != nil {
-		return fmt.Errorf("box exec needs nsenter: install util-linux")
-	}
-	initPid, err := container.InitOf(ct.State.Pid)
-	if err != nil {
-		return err
-	}
+
 	cfg := sandbox.ExecConfig{
 		Args:       c.Command,
 		Cwd:        ct.Config.WorkingDir,
@@ -79,28 +68,12 @@ func (c *execCmd) Run(e *env) error {
 	}
 	cfg.Env = append(append([]string{}, ct.Config.Env...), extra...)
 
-	self, err := sealedSelf()
+	en, err := newEntry(ct, roles.Exec, "--user", "--mount", "--pid", "--uts", "--ipc", "--net")
 	if err != nil {
 		return err
 	}
-	defer self.Close()
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer cfgR.Close()
-	defer cfgW.Close()
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer errR.Close()
-	defer errW.Close()
-
-	cmd := exec.Command("nsenter", "--target", strconv.Itoa(initPid),
-		"--user", "--mount", "--pid", "--uts", "--ipc", "--net", "/proc/self/fd/3")
-	cmd.Env = []string{roles.Env + "=" + roles.Exec}
-	cmd.ExtraFiles = []*os.File{self, cfgR, errW}
+	defer en.close()
+	cmd := en.cmd
 	var t *terminal
 	if c.Tty {
 		if t, err = newTerminal(e, c.Interactive); err != nil {
@@ -122,18 +95,10 @@ func (c *execCmd) Run(e *env) error {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwardedSignals()...)
 	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start nsenter: %w", err)
-	}
-	cfgR.Close()
-	errW.Close()
-	if err := writeJSON(cfgW, cfg); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+	if err := en.start(cfg); err != nil {
 		return err
 	}
-	cfgW.Close()
-	if err := sandbox.ReadExecStatus(errR); err != nil {
+	if err := sandbox.ReadExecStatus(en.status); err != nil {
 		_ = cmd.Wait()
 		return err
 	}
@@ -167,28 +132,4 @@ func (c *execCmd) Run(e *env) error {
 		t.drain()
 	}
 	return exitCode(sandbox.ExitCode(cmd.ProcessState, err))
-}
-
-// sealedSelf copies the running box binary into a sealed memfd.
-func sealedSelf() (*os.File, error) {
-	src, err := os.Open("/proc/self/exe")
-	if err != nil {
-		return nil, fmt.Errorf("open box binary: %w", err)
-	}
-	defer src.Close()
-	fd, err := unix.MemfdCreate("box", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	if err != nil {
-		return nil, fmt.Errorf("memfd for box: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "box")
-	if _, err := io.Copy(f, src); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("copy box binary: %w", err)
-	}
-	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("seal box binary: %w", err)
-	}
-	return f, nil
 }
