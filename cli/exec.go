@@ -108,24 +108,12 @@ func (c *execCmd) Run(e *env) error {
 	if t != nil {
 		t.start()
 	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case sig := <-sigs:
-				if sig == syscall.SIGWINCH && t != nil {
-					t.resize()
-					continue
-				}
-				// nsenter forked the command and passes no signal on.
-				if child, err := container.ChildOf(cmd.Process.Pid); err == nil {
-					_ = syscall.Kill(child, sig.(syscall.Signal))
-				}
-			case <-done:
-				return
-			}
+	done := relaySignals(sigs, t, func(sig os.Signal) {
+		// nsenter forked the command and passes no signal on.
+		if child, err := container.ChildOf(cmd.Process.Pid); err == nil {
+			_ = syscall.Kill(child, sig.(syscall.Signal))
 		}
-	}()
+	})
 	err = cmd.Wait()
 	close(done)
 	if t != nil {

@@ -127,21 +127,7 @@ func foreground(e *env, req stage.Request, maps userns.Maps, interactive, tty bo
 	if t != nil {
 		t.start()
 	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case sig := <-sigs:
-				if sig == syscall.SIGWINCH && t != nil {
-					t.resize()
-					continue
-				}
-				_ = s.Signal(sig)
-			case <-done:
-				return
-			}
-		}
-	}()
+	done := relaySignals(sigs, t, func(sig os.Signal) { _ = s.Signal(sig) })
 	_, err = s.Wait(e.warn)
 	close(done)
 	if t != nil {
@@ -169,6 +155,27 @@ func (c *runCmd) runDetached(e *env, req stage.Request, maps userns.Maps) error 
 	}
 	fmt.Fprintln(e.stdout, res.ID)
 	return nil
+}
+
+// relaySignals passes signals to send until done is closed; SIGWINCH
+// resizes the container's pty instead when there is one.
+func relaySignals(sigs <-chan os.Signal, t *terminal, send func(os.Signal)) (done chan struct{}) {
+	done = make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-sigs:
+				if sig == syscall.SIGWINCH && t != nil {
+					t.resize()
+					continue
+				}
+				send(sig)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return done
 }
 
 func forwardedSignals() []os.Signal {
