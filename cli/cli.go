@@ -92,6 +92,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "box: %v\n", err)
 		return 125
 	}
+	splitExamples(parser.Model.Node)
 	defer func() {
 		r := recover()
 		if r == nil {
@@ -143,4 +144,17 @@ func writeJSON(w io.Writer, v any) error {
 		return fmt.Errorf("send config: %w", err)
 	}
 	return nil
+}
+
+// splitExamples keeps the listing in box --help to one line a command: a
+// command's help is "summary\n\nExample: ...", and the example goes to the
+// detail that only box COMMAND --help shows.
+func splitExamples(n *kong.Node) {
+	if i := strings.Index(n.Help, "\n\n"); i >= 0 {
+		n.Detail = strings.TrimSpace(n.Help[i+2:])
+		n.Help = n.Help[:i]
+	}
+	for _, c := range n.Children {
+		splitExamples(c)
+	}
 }
