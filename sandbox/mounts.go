@@ -14,19 +14,22 @@ import (
 	"github.com/boxcli/box/container"
 )
 
-// Paths hidden from the container, and paths it may read but not write:
-// runc's defaults, which Docker and Podman share.
-var (
-	maskedPaths = []string{
+// maskedPaths are hidden from the container, and readonlyPaths it may
+// read but not write: runc's defaults, which Docker and Podman share.
+func maskedPaths() []string {
+	return []string{
 		"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
 		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
 		"/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
 	}
-	readonlyPaths = []string{
-		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-	}
-	hostDevices = []string{"null", "zero", "full", "random", "urandom", "tty"}
-)
+}
+
+func readonlyPaths() []string {
+	return []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+}
+
+// hostDevices are the device nodes a container gets from the host.
+func hostDevices() []string { return []string{"null", "zero", "full", "random", "urandom", "tty"} }
 
 // op is one named step of the mount sequence, so an error says which step.
 type op struct {
@@ -100,7 +103,7 @@ func setupDev(root string, gid5 bool) error {
 	if err := mountAt(root, "/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
 		return err
 	}
-	for _, d := range hostDevices {
+	for _, d := range hostDevices() {
 		target := filepath.Join(dev, d)
 		f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY, 0o666)
 		if err != nil {
@@ -273,7 +276,7 @@ func remountRO(target string, recursive bool) error {
 
 func maskPaths(root string) error {
 	null := filepath.Join(root, "dev/null")
-	for _, p := range maskedPaths {
+	for _, p := range maskedPaths() {
 		target, err := securejoin.SecureJoin(root, p)
 		if err != nil {
 			return err
@@ -291,7 +294,7 @@ func maskPaths(root string) error {
 			return fmt.Errorf("mask %s: %w", p, err)
 		}
 	}
-	for _, p := range readonlyPaths {
+	for _, p := range readonlyPaths() {
 		target, err := securejoin.SecureJoin(root, p)
 		if err != nil {
 			return err
