@@ -345,11 +345,7 @@ type renameCmd struct {
 }
 
 func (c *renameCmd) Run(e *env) error {
-	_, records, err := openRecords()
-	if err != nil {
-		return err
-	}
-	ct, err := records.Get(c.Container)
+	_, records, ct, err := openContainer(c.Container)
 	if err != nil {
 		return err
 	}

@@ -16,11 +16,7 @@ type diffCmd struct {
 // Run lists the files the container changed in its image: containers/
 // storage compares its layer with the image's, running or not.
 func (c *diffCmd) Run(e *env) error {
-	h, records, err := openRecords()
-	if err != nil {
-		return err
-	}
-	ct, err := records.Get(c.Container)
+	h, _, ct, err := openContainer(c.Container)
 	if err != nil {
 		return err
 	}
@@ -44,11 +40,7 @@ type exportCmd struct {
 // Run writes the container's root filesystem as a tar. Only a stopped
 // container's: a running one's root is mounted in its own namespace only.
 func (c *exportCmd) Run(e *env) error {
-	h, records, err := openRecords()
-	if err != nil {
-		return err
-	}
-	ct, err := records.Get(c.Container)
+	h, _, ct, err := openContainer(c.Container)
 	if err != nil {
 		return err
 	}

@@ -34,11 +34,7 @@ var errNotRunning = errors.New("is not running")
 // command. The copy keeps the host's box binary out of reach of the
 // container through /proc/PID/exe (CVE-2019-5736).
 func (c *execCmd) Run(e *env) error {
-	_, records, err := openRecords()
-	if err != nil {
-		return err
-	}
-	ct, err := records.Get(c.Container)
+	_, _, ct, err := openContainer(c.Container)
 	if err != nil {
 		return err
 	}

@@ -198,11 +198,7 @@ type logsCmd struct {
 }
 
 func (c *logsCmd) Run(e *env) error {
-	_, records, err := openRecords()
-	if err != nil {
-		return err
-	}
-	ct, err := records.Get(c.Container)
+	_, records, ct, err := openContainer(c.Container)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,19 @@ func openRecords() (*host, *container.Store, error) {
 	return h, records, nil
 }
 
+// openContainer opens the records and finds the container ref names.
+func openContainer(ref string) (*host, *container.Store, *container.Container, error) {
+	h, records, err := openRecords()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ct, err := records.Get(ref)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return h, records, ct, nil
+}
+
 // maps plans box's user namespace for mode, warning once when it has to
 // fall back to a single ID.
 func (e *env) maps(h *host, mode userns.Mode) (userns.Maps, error) {

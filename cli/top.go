@@ -20,11 +20,7 @@ type topCmd struct {
 // those in the pid namespace of its init. The user may read their
 // /proc/PID/ns links: it owns box's user namespace, theirs or a parent.
 func (c *topCmd) Run(e *env) error {
-	_, records, err := openRecords()
-	if err != nil {
-		return err
-	}
-	ct, err := records.Get(c.Container)
+	_, _, ct, err := openContainer(c.Container)
 	if err != nil {
 		return err
 	}
