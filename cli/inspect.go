@@ -254,4 +254,5 @@ type containerCmd struct {
 	Diff    diffCmd             `cmd:"" help:"List a container's changed files."`
 	Export  exportCmd           `cmd:"" help:"Write a stopped container's files as a tar archive."`
 	Top     topCmd              `cmd:"" help:"Show a container's processes."`
+	Attach  attachCmd           `cmd:"" help:"Attach to a running container."`
 }

@@ -60,7 +60,7 @@ func (c *runCmd) Run(e *env) error {
 	if c.Detach {
 		return withLoginHint(c.Image, c.runDetached(e, req, maps))
 	}
-	err = foreground(e, req, maps, c.Interactive, c.Tty, func(size sandbox.TermSize) { req.Run.Size = size }, nil)
+	err = foreground(e, req, maps, c.Interactive, c.Tty)
 	return withLoginHint(c.Image, err)
 }
 
@@ -95,10 +95,10 @@ func (c *runCmd) request(e *env, op string) (stage.Request, userns.Maps, error) 
 	return req, maps, nil
 }
 
-// foreground runs a stage that keeps a container in the foreground (run,
-// start -a): it relays the terminal or stdin, forwards signals and returns
-// the container's status as an error (*stage.ExitError).
-func foreground(e *env, req stage.Request, maps userns.Maps, interactive, tty bool, setSize func(sandbox.TermSize), started func()) error {
+// foreground runs a stage that keeps a container in the foreground (run
+// without -d): it relays the terminal or stdin, forwards signals and
+// returns the container's status as an error (*stage.ExitError).
+func foreground(e *env, req stage.Request, maps userns.Maps, interactive, tty bool) error {
 	opt := stage.Options{Maps: maps, Stdout: e.stdout, Stderr: e.stderr}
 	if interactive && !tty {
 		opt.Stdin = e.stdin
@@ -110,7 +110,7 @@ func foreground(e *env, req stage.Request, maps userns.Maps, interactive, tty bo
 			return err
 		}
 		defer t.close()
-		setSize(t.size())
+		req.Run.Size = t.size()
 		opt.Console = t.remote
 	}
 	// Forward before the stage exists so none is lost in between; Docker's
@@ -123,7 +123,6 @@ func foreground(e *env, req stage.Request, maps userns.Maps, interactive, tty bo
 	if err != nil {
 		return err
 	}
-	s.OnStarted(started)
 	if t != nil {
 		t.start()
 	}
@@ -197,6 +196,7 @@ func (c *runCmd) config() (container.Config, error) {
 		Hostname:    c.Hostname,
 		Tty:         c.Tty,
 		Interactive: c.Interactive,
+		StdinOnce:   c.Interactive && !c.Detach,
 		Init:        c.Init,
 		ReadOnly:    c.ReadOnly,
 		AutoRemove:  c.Rm,
@@ -307,17 +307,16 @@ func newTerminal(e *env, interactive bool) (*terminal, error) {
 	return t, nil
 }
 
-func (t *terminal) size() sandbox.TermSize {
-	for _, w := range []io.Writer{t.e.stdout} {
-		if f, ok := w.(*os.File); ok {
+func (t *terminal) size() sandbox.TermSize { return terminalSize(t.e) }
+
+// terminalSize is the size of the user's terminal (on stdout, or else
+// stdin); zero when neither is one.
+func terminalSize(e *env) sandbox.TermSize {
+	for _, s := range []any{e.stdout, e.stdin} {
+		if f, ok := s.(*os.File); ok {
 			if cols, rows, err := term.GetSize(int(f.Fd())); err == nil {
 				return sandbox.TermSize{Rows: uint16(rows), Cols: uint16(cols)}
 			}
-		}
-	}
-	if t.in != nil {
-		if cols, rows, err := term.GetSize(int(t.in.Fd())); err == nil {
-			return sandbox.TermSize{Rows: uint16(rows), Cols: uint16(cols)}
 		}
 	}
 	return sandbox.TermSize{}

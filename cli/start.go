@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/boxcli/box/attach"
 	"github.com/boxcli/box/container"
-	"github.com/boxcli/box/sandbox"
 	"github.com/boxcli/box/stage"
 	"github.com/boxcli/box/userns"
 )
@@ -31,10 +31,16 @@ func (c *createCmd) Run(e *env) error {
 type startCmd struct {
 	Attach      bool     `short:"a" help:"Attach stdout and stderr and wait for the container, returning its exit code."`
 	Interactive bool     `short:"i" help:"Attach stdin too."`
+	DetachKeys  string   `name:"detach-keys" default:"ctrl-p,ctrl-q" help:"Keys that detach from an attached container and leave it running (\"\" turns detaching off)."`
+	SigProxy    bool     `name:"sig-proxy" default:"true" negatable:"" help:"Pass the signals box receives to the attached container (without a terminal)."`
 	Containers  []string `arg:"" help:"Containers to start."`
 }
 
 func (c *startCmd) Run(e *env) error {
+	keys, err := attach.ParseDetachKeys(c.DetachKeys)
+	if err != nil {
+		return err
+	}
 	h, records, err := openRecords()
 	if err != nil {
 		return err
@@ -66,32 +72,34 @@ func (c *startCmd) Run(e *env) error {
 		}
 		if ct.State.Status == container.Running {
 			unlock()
+			// Docker: starting a running container is no error, and -a
+			// attaches to it.
 			if c.Attach || c.Interactive {
-				return fmt.Errorf("container %s is already running: use box logs -f or box exec", ct.Config.Name)
+				return attachTo(e, h, records, ct, attachOptions{stdin: c.Interactive, keys: keys, sigProxy: c.SigProxy})
 			}
-			fmt.Fprintln(e.stdout, ref) // Docker: starting a running container is no error
+			fmt.Fprintln(e.stdout, ref)
 			continue
 		}
-		err = startContainer(e, h, ct, c.Attach || c.Interactive, c.Interactive, unlock)
+		attaching := c.Attach || c.Interactive
+		err = startContainer(e, h, ct, attaching)
 		unlock()
+		if err == nil && attaching {
+			// The monitor holds the output until we are there.
+			return attachTo(e, h, records, ct, attachOptions{stdin: c.Interactive, keys: keys, sigProxy: c.SigProxy})
+		}
 		if err != nil {
-			if _, ok := err.(*stage.ExitError); ok {
-				return err // the attached container's own status
-			}
 			report(e, err)
 			failed++
 			continue
 		}
-		if !(c.Attach || c.Interactive) {
-			fmt.Fprintln(e.stdout, ref)
-		}
+		fmt.Fprintln(e.stdout, ref)
 	}
 	return failures(failed)
 }
 
-// startContainer starts ct, detached under its monitor or attached;
-// started runs once the record says it runs (nil: nothing to do).
-func startContainer(e *env, h *host, ct *container.Container, attach, interactive bool, started func()) error {
+// startContainer starts ct under its monitor; attachSoon tells the
+// monitor to hold the output for a client that attaches next.
+func startContainer(e *env, h *host, ct *container.Container, attachSoon bool) error {
 	mode, err := userns.ParseMode(ct.Config.UserNS)
 	if err != nil {
 		return err
@@ -101,9 +109,9 @@ func startContainer(e *env, h *host, ct *container.Container, attach, interactiv
 		return err
 	}
 	req := e.request(h, stage.OpStart)
-	req.Start = &stage.StartRequest{ID: ct.Config.ID, Attach: attach, Console: attach && ct.Config.Tty}
-	if attach {
-		return foreground(e, req, maps, interactive, ct.Config.Tty, func(s sandbox.TermSize) { req.Start.Size = s }, started)
+	req.Start = &stage.StartRequest{ID: ct.Config.ID, AttachSoon: attachSoon}
+	if attachSoon && ct.Config.Tty {
+		req.Start.Size = terminalSize(e)
 	}
 	s, err := stage.Start(req, stage.Options{Maps: maps, Detach: true})
 	if err != nil {
@@ -136,7 +144,7 @@ func (c *restartCmd) Run(e *env) error {
 				// Someone may have started it since it stopped: then it
 				// has been restarted, and one monitor is all it may have.
 				if ct, err = records.Get(ct.Config.ID); err == nil && ct.State.Status != container.Running {
-					err = startContainer(e, h, ct, false, false, nil)
+					err = startContainer(e, h, ct, false)
 				}
 				unlock()
 			}

@@ -26,20 +26,23 @@ type Mount struct {
 
 // Config is what the user asked for; written once at create.
 type Config struct {
-	ID            string            `json:"id"`
-	Name          string            `json:"name"`
-	Created       time.Time         `json:"created"`
-	Image         string            `json:"image,omitempty"` // as the user typed it
-	ImageID       string            `json:"imageId,omitempty"`
-	Rootfs        string            `json:"rootfs,omitempty"` // --rootfs DIR instead of an image
-	Entrypoint    []string          `json:"entrypoint,omitempty"`
-	Cmd           []string          `json:"cmd,omitempty"`
-	Env           []string          `json:"env,omitempty"`
-	WorkingDir    string            `json:"workingDir,omitempty"`
-	User          string            `json:"user,omitempty"`
-	Hostname      string            `json:"hostname,omitempty"`
-	Tty           bool              `json:"tty,omitempty"`
-	Interactive   bool              `json:"interactive,omitempty"`
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Created     time.Time `json:"created"`
+	Image       string    `json:"image,omitempty"` // as the user typed it
+	ImageID     string    `json:"imageId,omitempty"`
+	Rootfs      string    `json:"rootfs,omitempty"` // --rootfs DIR instead of an image
+	Entrypoint  []string  `json:"entrypoint,omitempty"`
+	Cmd         []string  `json:"cmd,omitempty"`
+	Env         []string  `json:"env,omitempty"`
+	WorkingDir  string    `json:"workingDir,omitempty"`
+	User        string    `json:"user,omitempty"`
+	Hostname    string    `json:"hostname,omitempty"`
+	Tty         bool      `json:"tty,omitempty"`
+	Interactive bool      `json:"interactive,omitempty"`
+	// StdinOnce: the first attached client's end of input ends the
+	// container's stdin (created with -i to be attached, not run -d).
+	StdinOnce     bool              `json:"stdinOnce,omitempty"`
 	Init          bool              `json:"init,omitempty"`
 	ReadOnly      bool              `json:"readOnly,omitempty"`
 	AutoRemove    bool              `json:"autoRemove,omitempty"`

@@ -27,14 +27,10 @@ type Options struct {
 
 // Session is a running stage seen from the CLI.
 type Session struct {
-	cmd       *exec.Cmd
-	replies   *os.File
-	detach    bool
-	onStarted func()
+	cmd     *exec.Cmd
+	replies *os.File
+	detach  bool
 }
-
-// OnStarted sets what to do once a foreground container runs.
-func (s *Session) OnStarted(f func()) { s.onStarted = f }
 
 // Start re-executes box as the stage in new user, mount and pid
 // namespaces and sends it req.
@@ -118,12 +114,6 @@ func (s *Session) Wait(warn func(string)) (json.RawMessage, error) {
 		if r.Warning != "" {
 			if warn != nil {
 				warn(r.Warning)
-			}
-			continue
-		}
-		if r.Started {
-			if s.onStarted != nil {
-				s.onStarted()
 			}
 			continue
 		}

@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/boxcli/box/attach"
 	"github.com/boxcli/box/containerlog"
 	"github.com/boxcli/box/sandbox"
 )
@@ -15,28 +17,51 @@ import (
 // LogFile is a container's log, in its record directory.
 const LogFile = "container.log"
 
-// monitorLog carries a detached container's output into its log: through
-// pipes, or through the pty the container sends when it has a terminal.
-type monitorLog struct {
-	w       *containerlog.Writer
-	tty     bool
-	outR    *os.File
-	outW    *os.File
-	errR    *os.File
-	errW    *os.File
-	console *os.File // our end of the console socket
-	remote  *os.File // the container's end
-	copies  sync.WaitGroup
+// attachWait bounds how long a container started for an attach (start
+// -a) holds its output back waiting for the client: long enough for a
+// slow machine, short enough that a client killed meanwhile costs little.
+const attachWait = 10 * time.Second
+
+// monitorIO is a detached container's stdio, owned by its monitor: the
+// output goes to the log and to attached clients, their input to the
+// container's stdin (-i), through pipes or the pty the container sends
+// when it has a terminal.
+type monitorIO struct {
+	w           *containerlog.Writer
+	srv         *attach.Server
+	tty         bool
+	interactive bool
+	// holdOutput: a client attaches right after the start (start -a) and
+	// must not miss the first output.
+	holdOutput bool
+
+	outR, outW *os.File
+	errR, errW *os.File
+	inR, inW   *os.File
+	console    *os.File // our end of the console socket
+	remote     *os.File // the container's end
+	copies     sync.WaitGroup
 }
 
-func newMonitorLog(dir string, tty bool) (*monitorLog, error) {
-	w, err := containerlog.Create(filepath.Join(dir, LogFile))
+type monitorIOOptions struct {
+	recordDir, runDir      string
+	tty, interactive, once bool
+	holdOutput             bool
+}
+
+func newMonitorIO(o monitorIOOptions) (*monitorIO, error) {
+	w, err := containerlog.Create(filepath.Join(o.recordDir, LogFile))
 	if err != nil {
 		return nil, err
 	}
-	m := &monitorLog{w: w, tty: tty}
-	if err := m.renew(); err != nil {
+	srv, err := attach.Listen(o.runDir, o.once)
+	if err != nil {
 		w.Close()
+		return nil, err
+	}
+	m := &monitorIO{w: w, srv: srv, tty: o.tty, interactive: o.interactive, holdOutput: o.holdOutput}
+	if err := m.renew(); err != nil {
+		m.close()
 		return nil, err
 	}
 	return m, nil
@@ -44,7 +69,7 @@ func newMonitorLog(dir string, tty bool) (*monitorLog, error) {
 
 // renew makes fresh pipes (or a console socket) for the container's next
 // start: the previous ones closed when its output ended.
-func (m *monitorLog) renew() (err error) {
+func (m *monitorIO) renew() (err error) {
 	if m.tty {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
@@ -56,22 +81,31 @@ func (m *monitorLog) renew() (err error) {
 	if m.outR, m.outW, err = os.Pipe(); err != nil {
 		return err
 	}
-	m.errR, m.errW, err = os.Pipe()
+	if m.errR, m.errW, err = os.Pipe(); err != nil {
+		return err
+	}
+	if m.interactive {
+		m.inR, m.inW, err = os.Pipe()
+	}
 	return err
 }
 
-// stdio is what the container gets: no stdin (nobody is attached) and the
-// log's pipes or the console socket.
-func (m *monitorLog) stdio() sandbox.Stdio {
+// stdio is what the container gets: the console socket, or pipes (stdin
+// only with -i: nobody types into the others).
+func (m *monitorIO) stdio() sandbox.Stdio {
 	if m.tty {
 		return sandbox.Stdio{Console: m.remote}
 	}
-	return sandbox.Stdio{Stdout: m.outW, Stderr: m.errW}
+	s := sandbox.Stdio{Stdout: m.outW, Stderr: m.errW}
+	if m.inR != nil {
+		s.Stdin = m.inR
+	}
+	return s
 }
 
 // started closes the container's ends, which it now holds, and starts
-// copying its output into the log.
-func (m *monitorLog) started() {
+// copying its output and clients' input.
+func (m *monitorIO) started() {
 	if m.tty {
 		m.remote.Close()
 		pty, err := sandbox.ReceiveConsole(m.console)
@@ -79,28 +113,81 @@ func (m *monitorLog) started() {
 		if err != nil {
 			return
 		}
+		m.srv.SetInput(ptyInput{pty: pty, interactive: m.interactive})
 		m.copy(pty, "stdout")
 		return
 	}
 	m.outW.Close()
 	m.errW.Close()
+	if m.inR != nil {
+		m.inR.Close()
+		m.srv.SetInput(pipeInput{m.inW})
+	}
 	m.copy(m.outR, "stdout")
 	m.copy(m.errR, "stderr")
 }
 
-func (m *monitorLog) copy(r *os.File, stream string) {
+func (m *monitorIO) copy(r *os.File, stream string) {
 	m.copies.Add(1)
 	go func() {
 		defer m.copies.Done()
 		defer r.Close()
+		if m.holdOutput {
+			select {
+			case <-m.srv.Attached():
+			case <-time.After(attachWait):
+			}
+		}
 		w := m.w.Stream(stream)
 		// A pty ends in EIO once the last process holding it is gone.
-		_, _ = io.Copy(w, r)
+		_, _ = io.Copy(io.MultiWriter(w, m.srv.Output(stream)), r)
 		_ = containerlog.Flush(w)
 	}()
 }
 
-// drain waits until the container's last output is in the log.
-func (m *monitorLog) drain() { m.copies.Wait() }
+// exited waits until the container's last output is in the log and with
+// its clients, then tells them how it ended.
+func (m *monitorIO) exited(code int) {
+	m.copies.Wait()
+	m.srv.SetInput(nil)
+	if m.inW != nil {
+		m.inW.Close()
+		m.inW = nil
+	}
+	m.srv.Exited(code)
+	// Whoever attaches to a restarted container was not there at the start.
+	m.holdOutput = false
+}
 
-func (m *monitorLog) close() { m.w.Close() }
+func (m *monitorIO) close() {
+	m.srv.Close()
+	m.w.Close()
+}
+
+// ptyInput is a terminal container's input: keys go to the pty (with -i),
+// and clients' terminal sizes always do.
+type ptyInput struct {
+	pty         *os.File
+	interactive bool
+}
+
+func (p ptyInput) Write(b []byte) (int, error) {
+	if !p.interactive {
+		return len(b), nil
+	}
+	return p.pty.Write(b)
+}
+
+// CloseInput does nothing: a terminal's input has no end, only ^D.
+func (p ptyInput) CloseInput() {}
+
+func (p ptyInput) Resize(rows, cols uint16) {
+	_ = unix.IoctlSetWinsize(int(p.pty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+}
+
+// pipeInput is the stdin pipe of a container run with -i and no terminal.
+type pipeInput struct{ w *os.File }
+
+func (p pipeInput) Write(b []byte) (int, error) { return p.w.Write(b) }
+func (p pipeInput) CloseInput()                 { _ = p.w.Close() }
+func (p pipeInput) Resize(uint16, uint16)       {}

@@ -75,13 +75,14 @@ type CopyRequest struct {
 	Raw  bool   `json:"raw,omitempty"` // the user's own tar stream ("-")
 }
 
-// StartRequest starts a created or stopped container. The CLI has checked
-// that it does not run.
+// StartRequest starts a created or stopped container under this stage as
+// its monitor. The CLI has checked that it does not run.
 type StartRequest struct {
-	ID      string           `json:"id"`
-	Attach  bool             `json:"attach,omitempty"` // foreground, like run without -d
-	Console bool             `json:"console,omitempty"`
-	Size    sandbox.TermSize `json:"size"`
+	ID string `json:"id"`
+	// AttachSoon: a client attaches at once (start -a), so the monitor
+	// holds the output for it; Size is that client's terminal.
+	AttachSoon bool             `json:"attachSoon,omitempty"`
+	Size       sandbox.TermSize `json:"size"`
 }
 
 // PullRequest fetches an image (box pull, the pull of run), or, with
@@ -155,10 +156,7 @@ type RemoveRequest struct {
 
 // Reply is one line of the stage's answer.
 type Reply struct {
-	Warning string `json:"warning,omitempty"`
-	// Started says a foreground container now runs (its record says so);
-	// the CLI may release the container's lock.
-	Started bool            `json:"started,omitempty"`
+	Warning string          `json:"warning,omitempty"`
 	Error   *Error          `json:"error,omitempty"`
 	Exit    *int            `json:"exit,omitempty"`
 	Result  json.RawMessage `json:"result,omitempty"`

@@ -104,7 +104,10 @@ func (s *stage) discard(records *container.Store, is *image.Store, id string) {
 
 type startOptions struct {
 	detach bool
-	size   sandbox.TermSize
+	// attachSoon: a client attaches as soon as the container runs (start
+	// -a); the monitor holds its output back until then.
+	attachSoon bool
+	size       sandbox.TermSize
 }
 
 // start runs a created (or stopped) container: the foreground one until it
@@ -149,9 +152,14 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		NestedUserNS: userns.Mode(cfg.UserNS) == userns.KeepID,
 	}
 	stdio := sandbox.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
-	var logs *monitorLog
+	var logs *monitorIO
 	if o.detach {
-		if logs, err = newMonitorLog(records.Dir(id), cfg.Tty); err != nil {
+		logs, err = newMonitorIO(monitorIOOptions{
+			recordDir: records.Dir(id), runDir: runDir,
+			tty: cfg.Tty, interactive: cfg.Interactive, once: cfg.StdinOnce,
+			holdOutput: o.attachSoon,
+		})
+		if err != nil {
 			return 0, err
 		}
 		defer logs.close()
@@ -179,9 +187,6 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		return nil
 	})
 	s.event("container", "start", id, ctrAttrs(cfg, nil))
-	if logs == nil {
-		s.out.send(Reply{Started: true})
-	}
 	if logs != nil {
 		logs.started()
 		raw, _ := json.Marshal(RunResult{ID: id})
@@ -190,6 +195,9 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	policy, _ := ParseRestart(cfg.Restart)
 	for restarts := 0; ; restarts++ {
 		code = waitSignalling(proc, sigs)
+		if logs != nil {
+			logs.exited(code)
+		}
 		if logs == nil || !policy.again(code, restarts, stopRequested(records, id)) {
 			break
 		}
@@ -199,7 +207,6 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		if stopRequested(records, id) {
 			break
 		}
-		logs.drain()
 		if err := logs.renew(); err != nil {
 			s.out.warnf("restart %s: %v", cfg.Name, err)
 			break
@@ -216,9 +223,6 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 			return nil
 		})
 		s.event("container", "restart", id, ctrAttrs(cfg, nil))
-	}
-	if logs != nil {
-		logs.drain()
 	}
 	s.event("container", "die", id, ctrAttrs(cfg, map[string]string{"exitCode": strconv.Itoa(code)}))
 	if cfg.AutoRemove {
@@ -349,7 +353,7 @@ func (s *stage) startExisting(r *StartRequest) (int, error) {
 		}
 		defer is.Close()
 	}
-	return s.start(records, is, c, startOptions{detach: !r.Attach, size: r.Size})
+	return s.start(records, is, c, startOptions{detach: true, attachSoon: r.AttachSoon, size: r.Size})
 }
 
 // forwardedSignals are every signal the stage can catch, passed on to the

@@ -195,6 +195,7 @@ func ptyrun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	size := fs.String("size", "24x80", "terminal size, ROWSxCOLS")
 	wait := fs.String("wait", "", "write the input once the output matches this regexp")
 	eot := fs.Bool("eot", false, "send ^D after the input")
+	waitRaw := fs.Bool("wait-raw", false, "write the input once the command put the terminal in raw mode")
 	raw := fs.Bool("raw", false, "keep \\r\\n in the output")
 	timeout := fs.Duration("timeout", 60*time.Second, "kill the command after this long")
 	if err := fs.Parse(args); err != nil {
@@ -266,6 +267,17 @@ func ptyrun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				if ok {
 					break
 				}
+			}
+		}
+		if *waitRaw {
+			// Input typed before then would meet the line discipline
+			// (^Q is XON, a line is cooked), not the command.
+			for {
+				tio, err := unix.IoctlGetTermios(int(ptm.Fd()), unix.TCGETS)
+				if err != nil || tio.Lflag&unix.ICANON == 0 {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
 			}
 		}
 		ptm.Write(input)

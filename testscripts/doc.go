@@ -41,12 +41,13 @@
 //   - signal -SIG pidfile|pid: send a signal (-TERM, -HUP, -WINCH, ...) to
 //     the pid written in a file, or to a literal pid. testscript's own kill
 //     only sends INT or KILL to background commands (kill -INT name).
-//   - ptyrun [-size ROWSxCOLS] [-wait REGEXP] [-eot] [-raw] [-timeout D] cmd
-//     [args...]: run cmd with its stdin, stdout and stderr on a new pty (its
-//     controlling terminal, 24x80 by default), as `box run -it` needs. The
-//     input is ptyrun's own stdin, so set it with testscript's stdin command;
-//     it is written as soon as cmd starts, or once the output matches
-//     -wait. -eot sends ^D after the input. Everything cmd wrote to the
+//   - ptyrun [-size ROWSxCOLS] [-wait REGEXP] [-wait-raw] [-eot] [-raw]
+//     [-timeout D] cmd [args...]: run cmd with its stdin, stdout and stderr
+//     on a new pty (its controlling terminal, 24x80 by default), as `box
+//     run -it` needs. The input is ptyrun's own stdin, so set it with
+//     testscript's stdin command; it is written as soon as cmd starts, once
+//     the output matches -wait, or (-wait-raw) once cmd has put the
+//     terminal in raw mode. -eot sends ^D after the input. Everything cmd wrote to the
 //     terminal becomes ptyrun's stdout, with \r\n turned into \n unless -raw.
 //     The exit status is cmd's (128+N after signal N; 124 on timeout, default
 //     60s), so it composes: `exits 3 ptyrun box run -it $IMAGE sh -c 'exit 3'`.
