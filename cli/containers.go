@@ -124,6 +124,7 @@ func row(ct *container.Container, now time.Time, noTrunc bool) psRow {
 		State:      string(st.Status),
 		Names:      cfg.Name,
 		Labels:     strings.Join(labels, ","),
+		Ports:      portsColumn(ct),
 		ExitCode:   st.ExitCode,
 	}
 }

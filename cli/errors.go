@@ -5,6 +5,8 @@ import (
 
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/netslirp"
+	"github.com/boxcli/box/portfwd"
 	"github.com/boxcli/box/registry"
 	"github.com/boxcli/box/sandbox"
 	"github.com/boxcli/box/stage"
@@ -26,8 +28,9 @@ func report(e *env, err error) int {
 		return 0
 	}
 	var (
-		exit *stage.ExitError
-		code exitCode
+		exit   *stage.ExitError
+		code   exitCode
+		noPort errNoPort
 	)
 	switch {
 	case errors.As(err, &exit):
@@ -58,6 +61,14 @@ func report(e *env, err error) int {
 		return fail(e, 125, "%v; see 'box ps -a'", err)
 	case errors.Is(err, errRunning):
 		return fail(e, 125, "%v", err)
+	case errors.Is(err, portfwd.ErrPrivilegedPort):
+		return fail(e, 125, "%v; publish on a host port of at least that, or lower the limit (sudo sysctl net.ipv4.ip_unprivileged_port_start=PORT)", err)
+	case errors.Is(err, portfwd.ErrPortInUse):
+		return fail(e, 125, "%v; stop what listens there or choose another host port", err)
+	case errors.Is(err, netslirp.ErrNotInstalled):
+		return fail(e, 125, "%v; install the slirp4netns package, or use --network none", err)
+	case errors.As(err, &noPort):
+		return fail(e, 125, "%v; see box port %s", err, noPort.name)
 	case errors.Is(err, subid.ErrNoRange):
 		return fail(e, 125, "%v; add a range (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER) or use --userns=single", err)
 	case errors.Is(err, userns.ErrNoHelper):

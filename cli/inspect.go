@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/netslirp"
+	"github.com/boxcli/box/network"
 	"github.com/boxcli/box/stage"
 )
 
@@ -59,10 +63,35 @@ type hostConfigJSON struct {
 		Name              string `json:"Name"`
 		MaximumRetryCount int    `json:"MaximumRetryCount"`
 	} `json:"RestartPolicy"`
-	Privileged  bool     `json:"Privileged"`
-	CapAdd      []string `json:"CapAdd"`
-	CapDrop     []string `json:"CapDrop"`
-	SecurityOpt []string `json:"SecurityOpt"`
+	PortBindings    map[string][]portBindingJSON `json:"PortBindings"`
+	PublishAllPorts bool                         `json:"PublishAllPorts"`
+	Dns             []string                     `json:"Dns"`
+	DnsSearch       []string                     `json:"DnsSearch"`
+	DnsOptions      []string                     `json:"DnsOptions"`
+	ExtraHosts      []string                     `json:"ExtraHosts"`
+	Privileged      bool                         `json:"Privileged"`
+	CapAdd          []string                     `json:"CapAdd"`
+	CapDrop         []string                     `json:"CapDrop"`
+	SecurityOpt     []string                     `json:"SecurityOpt"`
+}
+
+type portBindingJSON struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
+}
+
+// portMap is Docker's {"80/tcp": [{"HostIp": ..., "HostPort": ...}]}.
+func portMap(ports []container.Port) map[string][]portBindingJSON {
+	m := map[string][]portBindingJSON{}
+	for _, p := range ports {
+		k := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
+		hp := ""
+		if p.HostPort != 0 {
+			hp = strconv.Itoa(p.HostPort)
+		}
+		m[k] = append(m[k], portBindingJSON{HostIP: p.HostIP, HostPort: hp})
+	}
+	return m
 }
 
 type mountJSON struct {
@@ -74,17 +103,18 @@ type mountJSON struct {
 }
 
 type configJSON struct {
-	Hostname   string            `json:"Hostname"`
-	User       string            `json:"User"`
-	Tty        bool              `json:"Tty"`
-	OpenStdin  bool              `json:"OpenStdin"`
-	Env        []string          `json:"Env"`
-	Cmd        []string          `json:"Cmd"`
-	Image      string            `json:"Image"`
-	WorkingDir string            `json:"WorkingDir"`
-	Entrypoint []string          `json:"Entrypoint"`
-	Labels     map[string]string `json:"Labels"`
-	StopSignal string            `json:"StopSignal,omitempty"`
+	Hostname     string              `json:"Hostname"`
+	User         string              `json:"User"`
+	Tty          bool                `json:"Tty"`
+	OpenStdin    bool                `json:"OpenStdin"`
+	Env          []string            `json:"Env"`
+	Cmd          []string            `json:"Cmd"`
+	Image        string              `json:"Image"`
+	WorkingDir   string              `json:"WorkingDir"`
+	Entrypoint   []string            `json:"Entrypoint"`
+	Labels       map[string]string   `json:"Labels"`
+	StopSignal   string              `json:"StopSignal,omitempty"`
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
 }
 
 // inspectContainer renders a record the way Docker shows a container.
@@ -127,7 +157,22 @@ func inspectContainer(records *container.Store, c *container.Container) containe
 			Env: nonNilStrings(cfg.Env), Cmd: nonNilStrings(cfg.Cmd), Image: cfg.Image, WorkingDir: cfg.WorkingDir,
 			Entrypoint: cfg.Entrypoint, Labels: cfg.Labels, StopSignal: cfg.StopSignal,
 		},
-		NetworkSettings: map[string]any{"Networks": map[string]any{}},
+		NetworkSettings: map[string]any{"Networks": map[string]any{}, "Ports": map[string][]portBindingJSON{}},
+	}
+	j.HostConfig.PortBindings, j.HostConfig.PublishAllPorts = portMap(cfg.Ports), cfg.PublishAll
+	j.HostConfig.Dns, j.HostConfig.DnsSearch = nonNilStrings(cfg.DNS), nonNilStrings(cfg.DNSSearch)
+	j.HostConfig.DnsOptions, j.HostConfig.ExtraHosts = nonNilStrings(cfg.DNSOptions), nonNilStrings(cfg.ExtraHosts)
+	if len(cfg.ExposedPorts) > 0 {
+		j.Config.ExposedPorts = map[string]struct{}{}
+		for _, p := range cfg.ExposedPorts {
+			j.Config.ExposedPorts[p] = struct{}{}
+		}
+	}
+	if st.Status == container.Running {
+		j.NetworkSettings["Ports"] = portMap(st.Ports)
+		if cfg.Network == string(network.Slirp) || strings.HasPrefix(cfg.Network, string(network.Slirp)+":") {
+			j.NetworkSettings["IPAddress"], j.NetworkSettings["Gateway"] = netslirp.GuestAddr, netslirp.GatewayAddr
+		}
 	}
 	if cfg.ImageID == "" {
 		j.Image = ""
@@ -255,4 +300,5 @@ type containerCmd struct {
 	Export  exportCmd           `cmd:"" help:"Write a stopped container's files as a tar archive."`
 	Top     topCmd              `cmd:"" help:"Show a container's processes."`
 	Attach  attachCmd           `cmd:"" help:"Attach to a running container."`
+	Port    portCmd             `cmd:"" help:"List a container's published ports."`
 }

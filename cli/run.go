@@ -2,10 +2,14 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -14,6 +18,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/netslirp"
+	"github.com/boxcli/box/network"
+	"github.com/boxcli/box/portfwd"
 	"github.com/boxcli/box/sandbox"
 	"github.com/boxcli/box/stage"
 	"github.com/boxcli/box/userns"
@@ -41,7 +48,14 @@ type runCmd struct {
 	Hostname    string            `help:"Container host name (default: the short container ID)."`
 	ReadOnly    bool              `name:"read-only" help:"Mount the container's root filesystem read-only."`
 	Userns      string            `default:"auto" help:"User namespace: auto (subordinate ids), single (one ID) or keep-id (your uid is yours inside too)."`
-	Network     string            `name:"network" aliases:"net" default:"none" enum:"none,host" help:"Network: none or host."`
+	Network     string            `name:"network" aliases:"net" help:"Network: slirp4netns[:allow_host_loopback=true,mtu=N,port_handler=rootlesskit|slirp4netns] (the default), pasta, none, host."`
+	Publish     []string          `short:"p" sep:"none" help:"Publish a port: [hostIP:][hostPort:]containerPort[/tcp|/udp]; ranges like 8000-8001:80-81; no hostPort picks a free one (see box port)."`
+	PublishAll  bool              `short:"P" name:"publish-all" help:"Publish every port the image exposes on a free host port."`
+	Expose      []string          `sep:"none" help:"Expose a port or range (for -P): PORT[/PROTO]."`
+	DNS         []string          `name:"dns" sep:"none" help:"Name server for the container's resolv.conf."`
+	DNSSearch   []string          `name:"dns-search" sep:"none" help:"Search domain for the container's resolv.conf (. for none)."`
+	DNSOption   []string          `name:"dns-option" aliases:"dns-opt" sep:"none" help:"Option for the container's resolv.conf (ndots:2, ...)."`
+	AddHost     []string          `name:"add-host" sep:"none" help:"Add NAME:IP to the container's /etc/hosts (IP may be host-gateway)."`
 	Rootfs      string            `type:"path" help:"Run a directory as the root filesystem (with a throwaway overlay on top) instead of an image; / sandboxes the host itself."`
 	Label       map[string]string `short:"l" help:"Set metadata on the container (KEY=VALUE)."`
 	StopSignal  string            `name:"stop-signal" help:"Signal to stop the container."`
@@ -71,7 +85,7 @@ func (c *runCmd) request(e *env, op string) (stage.Request, userns.Maps, error) 
 	if err != nil {
 		return stage.Request{}, userns.Maps{}, err
 	}
-	cfg, err := c.config()
+	cfg, err := c.config(e.warn)
 	if err != nil {
 		return stage.Request{}, userns.Maps{}, err
 	}
@@ -186,7 +200,7 @@ func forwardedSignals() []os.Signal {
 
 // config turns the flags into the container's record, with every path and
 // value checked here so bad input fails before any namespace exists.
-func (c *runCmd) config() (container.Config, error) {
+func (c *runCmd) config(warn func(string)) (container.Config, error) {
 	cfg := container.Config{
 		Name:        c.Name,
 		Image:       c.Image,
@@ -234,6 +248,9 @@ func (c *runCmd) config() (container.Config, error) {
 			return cfg, fmt.Errorf("the --cidfile %s already exists: remove it or choose another", c.CIDFile)
 		}
 	}
+	if err := c.networkConfig(&cfg, warn); err != nil {
+		return cfg, err
+	}
 	if c.Workdir != "" && c.Workdir[0] != '/' {
 		return cfg, fmt.Errorf("the working directory %q is not an absolute path", c.Workdir)
 	}
@@ -271,6 +288,76 @@ func (c *runCmd) config() (container.Config, error) {
 	}
 	return cfg, nil
 }
+
+// networkConfig checks the network flags into cfg.
+func (c *runCmd) networkConfig(cfg *container.Config, warn func(string)) error {
+	mode, err := network.Parse(c.Network)
+	if err != nil {
+		return err
+	}
+	if mode.Kind == network.Pasta || mode.Kind == network.Container || mode.Kind == network.NS {
+		return fmt.Errorf("%w %q: box runs slirp4netns, none or host so far", network.ErrBadMode, c.Network)
+	}
+	for _, p := range c.Publish {
+		specs, err := portfwd.Parse(p)
+		if err != nil {
+			return err
+		}
+		for _, s := range specs {
+			cfg.Ports = append(cfg.Ports, container.Port(s))
+		}
+	}
+	for _, x := range c.Expose {
+		if _, err := portfwd.ParseExposed(x); err != nil {
+			return fmt.Errorf("invalid --expose: %w", err)
+		}
+		if !strings.Contains(x, "/") {
+			x += "/tcp"
+		}
+		cfg.ExposedPorts = append(cfg.ExposedPorts, x)
+	}
+	cfg.PublishAll = c.PublishAll
+	for _, d := range c.DNS {
+		if _, err := netip.ParseAddr(d); err != nil {
+			return fmt.Errorf("invalid --dns %q: not an IP address", d)
+		}
+	}
+	for _, h := range c.AddHost {
+		if _, err := network.ParseAddHost(h); err != nil {
+			return err
+		}
+	}
+	cfg.DNS, cfg.DNSSearch, cfg.DNSOptions, cfg.ExtraHosts = c.DNS, c.DNSSearch, c.DNSOption, c.AddHost
+	publishing := len(cfg.Ports) > 0 || c.PublishAll
+	switch {
+	case mode.Kind == network.Slirp:
+		if _, err := exec.LookPath(netslirp.Binary); err != nil {
+			if publishing || c.Network != "" {
+				return fmt.Errorf("%w: install the slirp4netns package for a network of the container's own", errNoSlirp)
+			}
+			// Still a container, only without a way out.
+			warn("slirp4netns is not installed: the container gets no network (--network none); install the slirp4netns package for one")
+			cfg.Network = string(network.None)
+			return nil
+		}
+		cfg.Network = string(network.Slirp)
+		if c.Network != "" && c.Network != "bridge" && c.Network != "default" && c.Network != "private" {
+			cfg.Network = c.Network
+		}
+	case publishing && mode.Kind == network.None:
+		return fmt.Errorf("cannot publish ports with --network none: the container has no network to reach them")
+	case publishing && mode.Kind == network.Host:
+		warn("published ports are discarded with --network host: the container's ports are the host's")
+		cfg.Ports, cfg.PublishAll = nil, false
+		cfg.Network = c.Network
+	default:
+		cfg.Network = c.Network
+	}
+	return nil
+}
+
+// errNoSlirp: the container needs slirp4netns, which is missing.
+var errNoSlirp = errors.New("slirp4netns is not installed")
 
 func osLookupEnv(k string) (string, bool) { return os.LookupEnv(k) }
 

@@ -24,6 +24,15 @@ type Mount struct {
 	Options     []string `json:"options,omitempty"` // "ro", "rw", "size=64m", "mode=1777", ...
 }
 
+// Port is a published port (-p): the host's address and port, the
+// container's port and the protocol.
+type Port struct {
+	HostIP        string `json:"hostIp,omitempty"`
+	HostPort      int    `json:"hostPort"` // 0 in a Config: any free port
+	ContainerPort int    `json:"containerPort"`
+	Proto         string `json:"proto"`
+}
+
 // Config is what the user asked for; written once at create.
 type Config struct {
 	ID          string    `json:"id"`
@@ -48,6 +57,13 @@ type Config struct {
 	AutoRemove    bool              `json:"autoRemove,omitempty"`
 	Mounts        []Mount           `json:"mounts,omitempty"`
 	Network       string            `json:"network,omitempty"`
+	Ports         []Port            `json:"ports,omitempty"`        // -p, and -P's picks from ExposedPorts
+	ExposedPorts  []string          `json:"exposedPorts,omitempty"` // the image's EXPOSE and --expose: "80/tcp"
+	PublishAll    bool              `json:"publishAll,omitempty"`
+	DNS           []string          `json:"dns,omitempty"`
+	DNSSearch     []string          `json:"dnsSearch,omitempty"`
+	DNSOptions    []string          `json:"dnsOptions,omitempty"`
+	ExtraHosts    []string          `json:"extraHosts,omitempty"` // --add-host NAME:IP
 	UserNS        string            `json:"userns,omitempty"`
 	StorageDriver string            `json:"storageDriver,omitempty"`
 	StopSignal    string            `json:"stopSignal,omitempty"`
@@ -82,6 +98,9 @@ type State struct {
 	// undo it with the restart policy.
 	StopRequested bool `json:"stopRequested,omitempty"`
 	RestartCount  int  `json:"restartCount,omitempty"`
+	// Ports are the published ports while it runs, with the host ports the
+	// kernel picked for those asked without one.
+	Ports []Port `json:"ports,omitempty"`
 }
 
 // Container is one record.

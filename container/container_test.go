@@ -117,7 +117,7 @@ func TestRoundTrip(t *testing.T) {
 	if c.Config.Created.IsZero() || time.Since(c.Config.Created) > time.Minute {
 		t.Errorf("Create set Created = %v, want now", c.Config.Created)
 	}
-	if c.State != (State{Status: Created}) {
+	if !reflect.DeepEqual(c.State, State{Status: Created}) {
 		t.Errorf("Create gave State %+v, want status created", c.State)
 	}
 	want := cfg
@@ -353,7 +353,7 @@ func TestUpdate(t *testing.T) {
 		t.Fatalf("Update = %v", err)
 	}
 	want := State{Status: Exited, ExitCode: 3, StartedAt: started}
-	if got, err := s.Get("u"); err != nil || got.State != want {
+	if got, err := s.Get("u"); err != nil || !reflect.DeepEqual(got.State, want) {
 		t.Fatalf("Get after Update = %+v, %v, want state %+v", got, err, want)
 	}
 

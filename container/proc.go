@@ -96,7 +96,7 @@ func Observed(st State, alive func(pid int, start uint64) bool) State {
 	if st.Error == "" {
 		st.Error = "box process died"
 	}
-	st.Pid, st.PidStart = 0, 0
+	st.Pid, st.PidStart, st.Ports = 0, 0, nil
 	return st
 }
 

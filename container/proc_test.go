@@ -2,6 +2,7 @@ package container
 
 import (
 	"os/exec"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -67,7 +68,7 @@ func TestObserved(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := Observed(tc.in, tc.alive); got != tc.want {
+			if got := Observed(tc.in, tc.alive); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("Observed(%+v) = %+v, want %+v", tc.in, got, tc.want)
 			}
 		})
@@ -148,11 +149,11 @@ func TestGetReportsDeadProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := died137(); got.State != want {
+	if want := died137(); !reflect.DeepEqual(got.State, want) {
 		t.Errorf("Get(victim) after kill: State = %+v, want %+v", got.State, want)
 	}
 	list, err := s.List()
-	if err != nil || len(list) != 1 || list[0].State != died137() {
+	if err != nil || len(list) != 1 || !reflect.DeepEqual(list[0].State, died137()) {
 		t.Errorf("List after kill = %v, %v, want one exited record", list, err)
 	}
 	raw := readFile(t, s, c.Config.ID, stateFile)

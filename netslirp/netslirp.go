@@ -21,6 +21,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,7 +54,8 @@ type Slirp struct {
 	// slirp4netns when a caller drops the *Slirp without Close.
 	exitW  int
 	addrs  Addresses
-	api    string
+	api    string   // the socket's address, through apiDir
+	apiDir *os.File // the directory it is in
 	stderr *tail
 
 	exited  chan struct{} // closed once cmd.Wait returned
@@ -79,18 +81,31 @@ func Start(ctx context.Context, netnsPath string, o Options) (*Slirp, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s --help: %w: %s", bin, err, bytes.TrimSpace(help))
 	}
+	// The API socket is bound relative to slirp4netns's working directory
+	// and reached through an open descriptor of it: a socket address holds
+	// 108 bytes, less than a container's runtime dir may need.
+	var apiDir *os.File
+	if o.APISocket != "" {
+		if apiDir, err = os.Open(filepath.Dir(o.APISocket)); err != nil {
+			return nil, fmt.Errorf("slirp4netns API socket: %w", err)
+		}
+		o.APISocket = filepath.Base(o.APISocket)
+	}
 	argv, err := args(o, parseHelp(string(help)), netnsPath)
 	if err != nil {
+		closeFile(apiDir)
 		return nil, err
 	}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
+		closeFile(apiDir)
 		return nil, fmt.Errorf("slirp4netns ready pipe: %w", err)
 	}
 	defer readyR.Close()
 	var exitFDs [2]int
 	if err := unix.Pipe2(exitFDs[:], unix.O_CLOEXEC); err != nil {
 		readyW.Close()
+		closeFile(apiDir)
 		return nil, fmt.Errorf("slirp4netns exit pipe: %w", err)
 	}
 	exitR, exitW := os.NewFile(uintptr(exitFDs[0]), "slirp4netns-exit"), exitFDs[1]
@@ -99,11 +114,15 @@ func Start(ctx context.Context, netnsPath string, o Options) (*Slirp, error) {
 		cmd:    exec.Command(bin, argv...),
 		exitW:  exitW,
 		addrs:  addrs,
-		api:    o.APISocket,
+		apiDir: apiDir,
 		stderr: &tail{max: 4 << 10},
 		exited: make(chan struct{}),
 	}
 	s.cmd.Stderr = s.stderr
+	if apiDir != nil {
+		s.cmd.Dir = apiDir.Name()
+		s.api = fmt.Sprintf("/proc/self/fd/%d/%s", apiDir.Fd(), o.APISocket)
+	}
 	// Only the write end of ready and the read end of exit go to the
 	// child; exitW stays here, close-on-exec, so that when this process
 	// dies, however it dies, slirp4netns sees the hangup and exits.
@@ -113,6 +132,7 @@ func Start(ctx context.Context, netnsPath string, o Options) (*Slirp, error) {
 	exitR.Close()
 	if err != nil {
 		unix.Close(exitW)
+		closeFile(apiDir)
 		return nil, fmt.Errorf("start slirp4netns: %w", err)
 	}
 	go func() {
@@ -123,6 +143,7 @@ func Start(ctx context.Context, netnsPath string, o Options) (*Slirp, error) {
 		s.cmd.Process.Kill()
 		<-s.exited
 		unix.Close(exitW)
+		closeFile(apiDir)
 		return nil, fmt.Errorf("slirp4netns on %s: %w%s", netnsPath, err, s.stderr.suffix())
 	}
 	return s, nil
@@ -294,6 +315,7 @@ func (s *Slirp) Close() error {
 		}
 		if s.api != "" {
 			os.Remove(s.api)
+			s.apiDir.Close()
 		}
 		switch {
 		case early:
@@ -339,4 +361,10 @@ func (t *tail) suffix() string {
 		return ""
 	}
 	return ": " + strings.Join(lines, "; ")
+}
+
+func closeFile(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
 }

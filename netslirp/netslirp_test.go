@@ -101,7 +101,13 @@ func TestStart(t *testing.T) {
 			} else {
 				ns = netslirptest.StartNetns(t)
 			}
-			api := filepath.Join(t.TempDir(), "slirp.sock")
+			// Deeper than a socket address can name, as container runtime
+			// dirs may be.
+			dir := filepath.Join(t.TempDir(), strings.Repeat("d", 60), strings.Repeat("e", 60))
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			api := filepath.Join(dir, "slirp.sock")
 			s, err := netslirp.Start(context.Background(), ns.Path, netslirp.Options{APISocket: api})
 			if err != nil {
 				t.Fatalf("Start = %v", err)

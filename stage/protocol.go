@@ -16,6 +16,8 @@ import (
 	"github.com/boxcli/box/boxdirs"
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/netslirp"
+	"github.com/boxcli/box/portfwd"
 	"github.com/boxcli/box/registry"
 	"github.com/boxcli/box/sandbox"
 	"github.com/boxcli/box/tarcp"
@@ -224,6 +226,9 @@ func sentinels() []struct {
 		{"cp-not-dir", tarcp.ErrNotDir},
 		{"cp-dir-on-file", tarcp.ErrDirOnFile},
 		{"cp-bad-archive", tarcp.ErrBadArchive},
+		{"port-privileged", portfwd.ErrPrivilegedPort},
+		{"port-in-use", portfwd.ErrPortInUse},
+		{"slirp-missing", netslirp.ErrNotInstalled},
 	}
 }
 

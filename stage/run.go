@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +18,9 @@ import (
 
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/netslirp"
+	"github.com/boxcli/box/network"
+	"github.com/boxcli/box/portfwd"
 	"github.com/boxcli/box/rootfs"
 	"github.com/boxcli/box/sandbox"
 	"github.com/boxcli/box/userns"
@@ -58,6 +62,12 @@ func (s *stage) create(ctx context.Context, records *container.Store, r *RunRequ
 			return nil, is, err
 		}
 		cfg.ImageID, imgCfg = img.ID, img.Config
+		for p := range imgCfg.ExposedPorts {
+			if !slices.Contains(cfg.ExposedPorts, p) {
+				cfg.ExposedPorts = append(cfg.ExposedPorts, p)
+			}
+		}
+		slices.Sort(cfg.ExposedPorts)
 		cfg.StorageDriver = is.Driver() // rm must find the layer with the same driver
 	}
 	if userns.Mode(cfg.UserNS) == userns.KeepID && cfg.User == "" {
@@ -66,6 +76,11 @@ func (s *stage) create(ctx context.Context, records *container.Store, r *RunRequ
 	}
 	if _, err := process(&cfg, imgCfg, r.ArgsGiven, r.EntrypointGiven); err != nil {
 		return nil, is, err
+	}
+	if cfg.PublishAll {
+		if err := publishAll(&cfg); err != nil {
+			return nil, is, err
+		}
 	}
 	if c, err = records.Create(cfg); err != nil {
 		return nil, is, err
@@ -132,7 +147,11 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 			return 0, err
 		}
 	}
-	etc, err := writeEtc(runDir, cfg.Hostname, cfg.Network == "host")
+	mode, err := network.Parse(cfg.Network)
+	if err != nil {
+		return 0, err
+	}
+	etc, err := writeEtc(runDir, etcFor(cfg, mode))
 	if err != nil {
 		return 0, err
 	}
@@ -147,7 +166,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		Size:         o.size,
 		Init:         cfg.Init,
 		ReadOnly:     cfg.ReadOnly,
-		NewNet:       cfg.Network != "host",
+		NewNet:       mode.OwnNamespace(),
 		Mounts:       append(etc, cfg.Mounts...),
 		NestedUserNS: userns.Mode(cfg.UserNS) == userns.KeepID,
 	}
@@ -167,9 +186,25 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	} else if cfg.Tty {
 		stdio.Console = os.NewFile(fdConsole, "console")
 	}
-	var beforeRun func(int) error
-	if sb.NestedUserNS {
-		beforeRun = s.keepIDMaps
+	// Random host ports are picked once: a restart keeps them.
+	ports := cfg.Ports
+	var net *netStack
+	defer func() { net.close() }()
+	beforeRun := func(pid int) error {
+		if sb.NestedUserNS {
+			if err := s.keepIDMaps(pid); err != nil {
+				return err
+			}
+		}
+		n, err := startNetwork(pid, runDir, mode, ports)
+		if err != nil {
+			return err
+		}
+		net = n
+		if p := n.ports(); p != nil {
+			ports = p
+		}
+		return nil
 	}
 	// Signals to box run reach the container: the CLI sends them here and
 	// the stage passes them to the container's PID 1.
@@ -183,7 +218,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	}
 	start, _ := container.SelfStartTime()
 	_ = records.Update(id, func(st *container.State) error {
-		*st = container.State{Status: container.Running, Pid: s.req.HostPID, PidStart: start, StartedAt: time.Now().UTC()}
+		*st = container.State{Status: container.Running, Pid: s.req.HostPID, PidStart: start, StartedAt: time.Now().UTC(), Ports: net.ports()}
 		return nil
 	})
 	s.event("container", "start", id, ctrAttrs(cfg, nil))
@@ -195,6 +230,10 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	policy, _ := ParseRestart(cfg.Restart)
 	for restarts := 0; ; restarts++ {
 		code = waitSignalling(proc, sigs)
+		// Its processes are gone (the namespace's init took them along):
+		// now its network may go.
+		net.close()
+		net = nil
 		if logs != nil {
 			logs.exited(code)
 		}
@@ -219,7 +258,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		logs.started()
 		proc = next
 		_ = records.Update(id, func(st *container.State) error {
-			st.RestartCount, st.StartedAt, st.ExitCode = restarts+1, time.Now().UTC(), code
+			st.RestartCount, st.StartedAt, st.ExitCode, st.Ports = restarts+1, time.Now().UTC(), code, net.ports()
 			return nil
 		})
 		s.event("container", "restart", id, ctrAttrs(cfg, nil))
@@ -238,7 +277,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		return code, nil
 	}
 	_ = records.Update(id, func(st *container.State) error {
-		st.Status, st.ExitCode, st.FinishedAt, st.Pid, st.PidStart = container.Exited, code, time.Now().UTC(), 0, 0
+		st.Status, st.ExitCode, st.FinishedAt, st.Pid, st.PidStart, st.Ports = container.Exited, code, time.Now().UTC(), 0, 0, nil
 		return nil
 	})
 	return code, nil
@@ -446,24 +485,50 @@ func mergeEnv(base, over []string) []string {
 	return out
 }
 
+// publishAll adds -P's ports: every exposed port that -p left out, on a
+// port the kernel picks.
+func publishAll(cfg *container.Config) error {
+	specs := make([]portfwd.Spec, len(cfg.Ports))
+	for i, p := range cfg.Ports {
+		specs[i] = portfwd.Spec(p)
+	}
+	more, err := portfwd.PublishAll(cfg.ExposedPorts, specs)
+	if err != nil {
+		return fmt.Errorf("publish the exposed ports: %w", err)
+	}
+	for _, s := range more {
+		cfg.Ports = append(cfg.Ports, container.Port(s))
+	}
+	return nil
+}
+
+// etcFor is what the container's /etc/hosts and resolv.conf say.
+func etcFor(cfg container.Config, mode network.Mode) network.Etc {
+	e := network.Etc{
+		Hostname: cfg.Hostname, Mode: mode,
+		DNSServers: cfg.DNS, DNSSearch: cfg.DNSSearch, DNSOptions: cfg.DNSOptions,
+	}
+	if mode.Kind == network.Slirp {
+		e.Guest, e.Gateway, e.DNS = netslirp.GuestAddr, netslirp.GatewayAddr, netslirp.DNSAddr
+	}
+	for _, h := range cfg.ExtraHosts {
+		if he, err := network.ParseAddHost(h); err == nil { // checked at create
+			e.ExtraHosts = append(e.ExtraHosts, he)
+		}
+	}
+	return e
+}
+
 // writeEtc writes the container's hosts, hostname and resolv.conf and
 // returns the binds that put them in place.
-func writeEtc(dir, hostname string, hostNet bool) ([]container.Mount, error) {
+func writeEtc(dir string, e network.Etc) ([]container.Mount, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n"
-	if hostNet {
-		if b, err := os.ReadFile("/etc/hosts"); err == nil {
-			hosts = string(b)
-		}
-	}
-	resolv := ""
-	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-		resolv = string(b)
-	}
+	hostHosts, _ := os.ReadFile("/etc/hosts")
+	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
 	files := []struct{ name, content string }{
-		{"hosts", hosts}, {"hostname", hostname + "\n"}, {"resolv.conf", resolv},
+		{"hosts", e.Hosts(hostHosts)}, {"hostname", e.Hostname + "\n"}, {"resolv.conf", e.ResolvConf(hostResolv)},
 	}
 	var mounts []container.Mount
 	for _, f := range files {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -81,6 +82,31 @@ func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%s did not appear within %v", args[0], timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// cmdFreeport sets each NAME to a TCP and UDP port on 127.0.0.1 that was
+// free a moment ago: freeport NAME...
+func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: freeport NAME...")
+	}
+	for _, name := range args {
+		for try := 0; ; try++ {
+			l, err := net.Listen("tcp4", "127.0.0.1:0")
+			ts.Check(err)
+			port := l.Addr().(*net.TCPAddr).Port
+			u, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", port))
+			l.Close()
+			if err == nil {
+				u.Close()
+				ts.Setenv(name, strconv.Itoa(port))
+				break
+			}
+			if try == 20 {
+				ts.Fatalf("freeport: no port free for both tcp and udp: %v", err)
+			}
+		}
 	}
 }
 

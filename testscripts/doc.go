@@ -28,6 +28,8 @@
 //     starts with an empty store instead;
 //   - IMAGES_DIR and the archives themselves: IMAGE_DOCKER_ARCHIVE,
 //     IMAGE_OCI_ARCHIVE (ref "latest") and IMAGE_OCI_DIR (ref "latest");
+//   - UDPECHO, the path of a static UDP echo tool (testscripts/cmd/udpecho,
+//     also on PATH), to mount into containers;
 //   - USER, LOGNAME and DBUS_SESSION_BUS_ADDRESS passed through from the
 //     test's environment (the systemd user bus of scripts/as-user.sh).
 //
@@ -38,6 +40,8 @@
 //     signal never matches (say so instead of 128+N).
 //   - [!] waitfor file [timeout]: wait (default 10s) until file exists, or
 //     with ! until it no longer does.
+//   - freeport NAME...: set each $NAME to a port on 127.0.0.1 free for TCP
+//     and UDP a moment ago (for -p).
 //   - signal -SIG pidfile|pid: send a signal (-TERM, -HUP, -WINCH, ...) to
 //     the pid written in a file, or to a literal pid. testscript's own kill
 //     only sends INT or KILL to background commands (kill -INT name).

@@ -62,6 +62,7 @@ func TestScripts(t *testing.T) {
 			"waitfor":  cmdWaitfor,
 			"signal":   cmdSignal,
 			"registry": cmdRegistry,
+			"freeport": cmdFreeport,
 		},
 	})
 }
@@ -109,11 +110,16 @@ func boxBinary(t *testing.T) string {
 // (registrytest's testregistry) and returns their directory.
 func helperBinaries(t *testing.T) string {
 	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-tags", buildTags, "-o", filepath.Join(dir, "testregistry"), "./registrytest/cmd/testregistry")
-	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build testregistry: %v\n%s", err, msg)
+	for name, pkg := range map[string]string{
+		"testregistry": "./registrytest/cmd/testregistry",
+		"udpecho":      "./testscripts/cmd/udpecho",
+	} {
+		cmd := exec.Command("go", "build", "-tags", buildTags, "-o", filepath.Join(dir, name), pkg)
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", name, err, msg)
+		}
 	}
 	return dir
 }
@@ -179,6 +185,7 @@ func (b *bed) setup(env *testscript.Env) error {
 	env.Setenv("PATH", filepath.Dir(b.box)+string(os.PathListSeparator)+b.helper+string(os.PathListSeparator)+env.Getenv("PATH"))
 	env.Setenv("BOX_BINARY", b.box)
 	env.Setenv("BOX_TESTREGISTRY", filepath.Join(b.helper, "testregistry"))
+	env.Setenv("UDPECHO", filepath.Join(b.helper, "udpecho"))
 	boxData := filepath.Join(dirs["XDG_DATA_HOME"], "box")
 	env.Setenv("BOX_DATA", boxData)
 	env.Setenv("BOX_STATE", boxData)
