@@ -22,6 +22,8 @@ func main() {
 	switch os.Getenv(roles.Env) {
 	case roles.Stage:
 		os.Exit(stage.Main())
+	case roles.StageJoin:
+		os.Exit(stage.JoinMain())
 	case roles.Init:
 		os.Exit(sandbox.Main())
 	case roles.Exec:

@@ -71,10 +71,19 @@ func (c *runCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	if c.Detach {
-		return withLoginHint(c.Image, c.runDetached(e, req, maps))
+	records, err := container.Open(req.Dirs.Containers())
+	if err != nil {
+		return err
 	}
-	err = foreground(e, req, maps, c.Interactive, c.Tty)
+	join, err := joinNetwork(records, req.Run.Config.Network)
+	if err != nil {
+		return err
+	}
+	defer closeJoin(join)
+	if c.Detach {
+		return withLoginHint(c.Image, c.runDetached(e, req, maps, join))
+	}
+	err = foreground(e, req, maps, join, c.Interactive, c.Tty)
 	return withLoginHint(c.Image, err)
 }
 
@@ -92,6 +101,15 @@ func (c *runCmd) request(e *env, op string) (stage.Request, userns.Maps, error) 
 	h, err := lookupHost()
 	if err != nil {
 		return stage.Request{}, userns.Maps{}, err
+	}
+	if netMode, _ := network.Parse(cfg.Network); netMode.Kind == network.Container || netMode.Kind == network.NS {
+		records, err := container.Open(h.dirs.Containers())
+		if err != nil {
+			return stage.Request{}, userns.Maps{}, err
+		}
+		if cfg.Network, err = resolveNetworkTarget(records, netMode); err != nil {
+			return stage.Request{}, userns.Maps{}, err
+		}
 	}
 	maps, err := e.maps(h, mode)
 	if err != nil {
@@ -112,8 +130,8 @@ func (c *runCmd) request(e *env, op string) (stage.Request, userns.Maps, error) 
 // foreground runs a stage that keeps a container in the foreground (run
 // without -d): it relays the terminal or stdin, forwards signals and
 // returns the container's status as an error (*stage.ExitError).
-func foreground(e *env, req stage.Request, maps userns.Maps, interactive, tty bool) error {
-	opt := stage.Options{Maps: maps, Stdout: e.stdout, Stderr: e.stderr}
+func foreground(e *env, req stage.Request, maps userns.Maps, join *stage.Join, interactive, tty bool) error {
+	opt := stage.Options{Maps: maps, Join: join, Stdout: e.stdout, Stderr: e.stderr}
 	if interactive && !tty {
 		opt.Stdin = e.stdin
 	}
@@ -151,10 +169,10 @@ func foreground(e *env, req stage.Request, maps userns.Maps, interactive, tty bo
 
 // runDetached hands the container to the stage, which stays on as its
 // monitor, and prints the ID as soon as the container runs.
-func (c *runCmd) runDetached(e *env, req stage.Request, maps userns.Maps) error {
+func (c *runCmd) runDetached(e *env, req stage.Request, maps userns.Maps, join *stage.Join) error {
 	req.Run.Detach, req.Run.Console = true, false
 	// The stage's own stderr is only for a crash before it can answer.
-	s, err := stage.Start(req, stage.Options{Maps: maps, Detach: true})
+	s, err := stage.Start(req, stage.Options{Maps: maps, Join: join, Detach: true})
 	if err != nil {
 		return err
 	}
@@ -295,8 +313,8 @@ func (c *runCmd) networkConfig(cfg *container.Config, warn func(string)) error {
 	if err != nil {
 		return err
 	}
-	if mode.Kind == network.Pasta || mode.Kind == network.Container || mode.Kind == network.NS {
-		return fmt.Errorf("%w %q: box runs slirp4netns, none or host so far", network.ErrBadMode, c.Network)
+	if mode.Kind == network.Pasta {
+		return fmt.Errorf("%w %q: box runs slirp4netns, none, host, container: and ns: networks", network.ErrBadMode, c.Network)
 	}
 	for _, p := range c.Publish {
 		specs, err := portfwd.Parse(p)
@@ -346,6 +364,8 @@ func (c *runCmd) networkConfig(cfg *container.Config, warn func(string)) error {
 		}
 	case publishing && mode.Kind == network.None:
 		return fmt.Errorf("cannot publish ports with --network none: the container has no network to reach them")
+	case publishing && (mode.Kind == network.Container || mode.Kind == network.NS):
+		return fmt.Errorf("cannot publish ports with --network %s: publish them where the network comes from", c.Network)
 	case publishing && mode.Kind == network.Host:
 		warn("published ports are discarded with --network host: the container's ports are the host's")
 		cfg.Ports, cfg.PublishAll = nil, false

@@ -113,7 +113,16 @@ func startContainer(e *env, h *host, ct *container.Container, attachSoon bool) e
 	if attachSoon && ct.Config.Tty {
 		req.Start.Size = terminalSize(e)
 	}
-	s, err := stage.Start(req, stage.Options{Maps: maps, Detach: true})
+	records, err := container.Open(h.dirs.Containers())
+	if err != nil {
+		return err
+	}
+	join, err := joinNetwork(records, ct.Config.Network)
+	if err != nil {
+		return err
+	}
+	defer closeJoin(join)
+	s, err := stage.Start(req, stage.Options{Maps: maps, Join: join, Detach: true})
 	if err != nil {
 		return err
 	}

@@ -222,7 +222,7 @@ func (e Etc) ResolvConf(hostResolv []byte) string {
 		if len(kept) == 0 && e.DNS != "" {
 			kept = []string{e.DNS}
 		}
-		if len(kept) > 0 || e.Mode.Kind == Slirp || e.Mode.Kind == Pasta {
+		if len(kept) > 0 || (e.Mode.Kind != None && e.Mode.Kind != Host) {
 			servers = kept
 		}
 	}

@@ -12,6 +12,11 @@ const (
 	// with its own mount and pid namespaces: it opens the image store,
 	// prepares the root filesystem and starts the container's init.
 	Stage = "stage"
+	// StageJoin starts the Stage in the user namespace of another
+	// container (entered by nsenter), for --network container:NAME and
+	// ns:PATH: a network namespace can only be joined from the user
+	// namespace that owns it, or one above.
+	StageJoin = "stage-join"
 	// Init runs inside the container's namespaces: it finishes the mounts,
 	// pivots into the root filesystem, drops privileges and execs the command.
 	Init = "init"

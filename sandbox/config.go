@@ -11,6 +11,7 @@ package sandbox
 
 import (
 	"errors"
+	"os"
 
 	"github.com/boxcli/box/container"
 )
@@ -23,18 +24,23 @@ type TermSize struct {
 
 // Config is everything the init needs, sent by the stage over a pipe.
 type Config struct {
-	Rootfs   string            `json:"rootfs"` // mounted root filesystem, in the stage's mount namespace
-	Args     []string          `json:"args"`
-	Env      []string          `json:"env"`
-	Cwd      string            `json:"cwd"`
-	User     string            `json:"user,omitempty"`
-	Hostname string            `json:"hostname"`
-	Tty      bool              `json:"tty,omitempty"`
-	Size     TermSize          `json:"size"`
-	Init     bool              `json:"init,omitempty"`
-	ReadOnly bool              `json:"readOnly,omitempty"`
-	NewNet   bool              `json:"newNet,omitempty"`
-	Mounts   []container.Mount `json:"mounts,omitempty"`
+	Rootfs   string   `json:"rootfs"` // mounted root filesystem, in the stage's mount namespace
+	Args     []string `json:"args"`
+	Env      []string `json:"env"`
+	Cwd      string   `json:"cwd"`
+	User     string   `json:"user,omitempty"`
+	Hostname string   `json:"hostname"`
+	Tty      bool     `json:"tty,omitempty"`
+	Size     TermSize `json:"size"`
+	Init     bool     `json:"init,omitempty"`
+	ReadOnly bool     `json:"readOnly,omitempty"`
+	NewNet   bool     `json:"newNet,omitempty"`
+	// JoinNet: the init starts in JoinNetNS, another container's network
+	// namespace (which belongs to this user namespace, so a sysfs of its
+	// own can be mounted), instead of a new one.
+	JoinNet   bool              `json:"joinNet,omitempty"`
+	JoinNetNS *os.File          `json:"-"`
+	Mounts    []container.Mount `json:"mounts,omitempty"`
 	// NestedUserNS asks for a user namespace of the container's own
 	// (--userns=keep-id); the stage writes its maps.
 	NestedUserNS bool `json:"nestedUserns,omitempty"`

@@ -59,7 +59,7 @@ func setupRootfs(cfg *Config, gid5 bool) error {
 			return mountAt(root, "/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 		}},
 		{"mount /dev", func() error { return setupDev(root, gid5) }},
-		{"mount /sys", func() error { return mountSys(root, cfg.NewNet) }},
+		{"mount /sys", func() error { return mountSys(root, cfg.NewNet || cfg.JoinNet) }},
 	}
 	if cfg.ReadOnly {
 		// As podman's --read-only-tmpfs: programs need somewhere to write.

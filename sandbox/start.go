@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -69,7 +70,7 @@ func Start(cfg Config, stdio Stdio, beforeRun func(pid int) error) (*Process, er
 		}
 		cmd.SysProcAttr.AmbientCaps = caps
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startIn(cmd, cfg.JoinNetNS); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	cfgR.Close()
@@ -103,6 +104,32 @@ func Start(cfg Config, stdio Stdio, beforeRun func(pid int) error) (*Process, er
 		return nil, se.err()
 	}
 	return &Process{cmd: cmd}, nil
+}
+
+// startIn starts cmd in the network namespace netns (nil: this one). A
+// child is born in its forking thread's namespaces, so the fork happens
+// from a thread locked and moved there, which then moves back; a thread
+// that cannot is left to die with its goroutine rather than reused.
+func startIn(cmd *exec.Cmd, netns *os.File) error {
+	if netns == nil {
+		return cmd.Start()
+	}
+	runtime.LockOSThread()
+	own, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer own.Close()
+	if err := unix.Setns(int(netns.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("enter the network namespace: %w", err)
+	}
+	err = cmd.Start()
+	if unix.Setns(int(own.Fd()), unix.CLONE_NEWNET) == nil {
+		runtime.UnlockOSThread()
+	}
+	return err
 }
 
 // Pid is the container's PID 1 as the stage sees it.

@@ -23,6 +23,9 @@ type Options struct {
 	// Detach starts the stage in a session of its own that outlives the
 	// CLI: it stays on as a detached container's monitor.
 	Detach bool
+	// Join starts the stage in another user namespace, to start the
+	// container in a network namespace it owns; Maps are then unused.
+	Join *Join
 }
 
 // Session is a running stage seen from the CLI.
@@ -51,15 +54,39 @@ func Start(req Request, opt Options) (*Session, error) {
 	}
 	defer repW.Close()
 
+	// fds 3, 4, 5 (the console, for -t) and 6 (a network namespace to
+	// join), in that order: see the fd constants in main.go.
+	files := []*os.File{reqR, repW}
+	if opt.Console != nil || opt.Join != nil {
+		console := opt.Console
+		if console == nil {
+			if console, err = os.Open(os.DevNull); err != nil {
+				reqW.Close()
+				repR.Close()
+				return nil, err
+			}
+			defer console.Close()
+		}
+		files = append(files, console)
+	}
 	cmd := exec.Command(exe)
 	cmd.Args = []string{"box-stage"}
 	cmd.Env = append(os.Environ(), roles.Env+"="+roles.Stage)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = opt.Stdin, opt.Stdout, opt.Stderr
-	// fds 3, 4 and (for -t) 5, in that order: see stageFiles in main.go.
-	cmd.ExtraFiles = []*os.File{reqR, repW}
-	if opt.Console != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, opt.Console)
+	if opt.Join != nil {
+		// nsenter enters the owner's user namespace (as root there) and
+		// runs box as StageJoin, which makes the stage's own namespaces.
+		nsenter, lerr := exec.LookPath("nsenter")
+		if lerr != nil {
+			reqW.Close()
+			repR.Close()
+			return nil, fmt.Errorf("joining another network namespace needs util-linux nsenter: %w", lerr)
+		}
+		cmd = exec.Command(nsenter, "--user=/proc/self/fd/7", "--", exe)
+		cmd.Env = append(os.Environ(), roles.Env+"="+roles.StageJoin)
+		files = append(files, opt.Join.NetNS, opt.Join.UserNS)
 	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = opt.Stdin, opt.Stdout, opt.Stderr
+	cmd.ExtraFiles = files
 	// The stage, and with it the container, must not outlive a CLI killed
 	// with SIGKILL: a foreground container belongs to its terminal.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -67,7 +94,12 @@ func Start(req Request, opt Options) (*Session, error) {
 		// Away from the CLI's terminal and its death.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	}
-	if err := userns.Start(cmd, opt.Maps); err != nil {
+	if opt.Join != nil {
+		err = cmd.Start()
+	} else {
+		err = userns.Start(cmd, opt.Maps)
+	}
+	if err != nil {
 		reqW.Close()
 		repR.Close()
 		return nil, err

@@ -20,7 +20,8 @@ import (
 const (
 	fdRequest = 3
 	fdReplies = 4
-	fdConsole = 5
+	fdConsole = 5 // /dev/null when there is no console
+	fdNetNS   = 6 // --network container:NAME or ns:PATH
 )
 
 // replier writes the stage's answer, one JSON line per reply.
@@ -69,7 +70,7 @@ func Main() int {
 	// stage starts (fuse-overlayfs daemons, containers/storage's re-execs)
 	// would hold the reply pipe open, and a detached run would never
 	// answer. What the init needs it gets explicitly.
-	for fd := fdRequest; fd <= fdConsole; fd++ {
+	for fd := fdRequest; fd <= fdNetNS; fd++ {
 		unix.CloseOnExec(fd)
 	}
 	rf := os.NewFile(fdReplies, "replies")

@@ -170,6 +170,11 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		Mounts:       append(etc, cfg.Mounts...),
 		NestedUserNS: userns.Mode(cfg.UserNS) == userns.KeepID,
 	}
+	if mode.Kind == network.Container || mode.Kind == network.NS {
+		// The CLI opened it, and started this stage in its owner's user
+		// namespace.
+		sb.JoinNet, sb.JoinNetNS = true, os.NewFile(fdNetNS, "netns")
+	}
 	stdio := sandbox.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	var logs *monitorIO
 	if o.detach {
@@ -508,8 +513,13 @@ func etcFor(cfg container.Config, mode network.Mode) network.Etc {
 		Hostname: cfg.Hostname, Mode: mode,
 		DNSServers: cfg.DNS, DNSSearch: cfg.DNSSearch, DNSOptions: cfg.DNSOptions,
 	}
-	if mode.Kind == network.Slirp {
+	switch mode.Kind {
+	case network.Slirp:
 		e.Guest, e.Gateway, e.DNS = netslirp.GuestAddr, netslirp.GatewayAddr, netslirp.DNSAddr
+	case network.Container, network.NS:
+		// Most likely another container's slirp4netns: its forwarder is
+		// the way to the host's loopback name servers.
+		e.DNS = netslirp.DNSAddr
 	}
 	for _, h := range cfg.ExtraHosts {
 		if he, err := network.ParseAddHost(h); err == nil { // checked at create
