@@ -14,6 +14,7 @@ import (
 	units "github.com/docker/go-units"
 
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/stage"
 	"github.com/boxcli/box/userns"
 )
@@ -26,6 +27,7 @@ type psCmd struct {
 	Last    int      `short:"n" default:"-1" help:"Show the n last created containers (all states)."`
 	Filter  []string `short:"f" sep:"none" help:"Filter: name=, id=, status=(created|running|exited), label=KEY[=VALUE], ancestor=IMAGE."`
 	Format  string   `help:"Format: table, json, or a Go template such as '{{.Names}}'."`
+	Size    bool     `short:"s" help:"Show the size of each container's own files (and with its image's: virtual)."`
 }
 
 // psRow is one container as ps shows it; the field names are Docker's, so
@@ -41,11 +43,12 @@ type psRow struct {
 	Names      string
 	Labels     string
 	Ports      string
+	Size       string
 	ExitCode   int
 }
 
 func (c *psCmd) Run(e *env) error {
-	_, records, err := openRecords()
+	h, records, err := openRecords()
 	if err != nil {
 		return err
 	}
@@ -81,9 +84,47 @@ func (c *psCmd) Run(e *env) error {
 		}
 		return nil
 	}
+	if c.Size {
+		if err := sizeRows(e, h, records, rows); err != nil {
+			return err
+		}
+		return printRows(e, c.Format, rows, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES\tSIZE", func(r psRow) []string {
+			return []string{r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names, r.Size}
+		})
+	}
 	return printRows(e, c.Format, rows, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES", func(r psRow) []string {
 		return []string{r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names}
 	})
+}
+
+// sizeRows fills the SIZE column: the layers are measured in a stage,
+// where their files (owned by subordinate ids) can all be read.
+func sizeRows(e *env, h *host, records *container.Store, rows []psRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	req := e.request(h, stage.OpSizes)
+	for _, r := range rows {
+		ct, err := records.Get(r.ID)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		req.IDs = append(req.IDs, ct.Config.ID)
+	}
+	var sizes map[string]image.ContainerSize
+	if err := e.do(req, userns.Auto, h, &sizes); err != nil {
+		return err
+	}
+	for i, r := range rows {
+		ct, err := records.Get(r.ID)
+		if err != nil {
+			continue
+		}
+		if sz, ok := sizes[ct.Config.ID]; ok {
+			rows[i].Size = fmt.Sprintf("%s (virtual %s)", units.HumanSizeWithPrecision(float64(sz.RW), 3), units.HumanSizeWithPrecision(float64(sz.RootFs), 3))
+		}
+	}
+	return nil
 }
 
 func row(ct *container.Container, now time.Time, noTrunc bool) psRow {

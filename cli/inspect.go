@@ -172,6 +172,7 @@ func inspectContainer(records *container.Store, c *container.Container) containe
 		j.NetworkSettings["Ports"] = portMap(st.Ports)
 		if cfg.Network == string(network.Slirp) || strings.HasPrefix(cfg.Network, string(network.Slirp)+":") {
 			j.NetworkSettings["IPAddress"], j.NetworkSettings["Gateway"] = netslirp.GuestAddr, netslirp.GatewayAddr
+			j.NetworkSettings["MacAddress"] = cfg.MACAddress
 		}
 	}
 	if cfg.ImageID == "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -56,6 +57,7 @@ type runCmd struct {
 	DNSSearch   []string          `name:"dns-search" sep:"none" help:"Search domain for the container's resolv.conf (. for none)."`
 	DNSOption   []string          `name:"dns-option" aliases:"dns-opt" sep:"none" help:"Option for the container's resolv.conf (ndots:2, ...)."`
 	AddHost     []string          `name:"add-host" sep:"none" help:"Add NAME:IP to the container's /etc/hosts (IP may be host-gateway)."`
+	MACAddress  string            `name:"mac-address" help:"MAC address of the container's interface (slirp4netns's tap0)."`
 	Rootfs      string            `type:"path" help:"Run a directory as the root filesystem (with a throwaway overlay on top) instead of an image; / sandboxes the host itself."`
 	Label       map[string]string `short:"l" help:"Set metadata on the container (KEY=VALUE)."`
 	StopSignal  string            `name:"stop-signal" help:"Signal to stop the container."`
@@ -346,6 +348,15 @@ func (c *runCmd) networkConfig(cfg *container.Config, warn func(string)) error {
 		}
 	}
 	cfg.DNS, cfg.DNSSearch, cfg.DNSOptions, cfg.ExtraHosts = c.DNS, c.DNSSearch, c.DNSOption, c.AddHost
+	if c.MACAddress != "" {
+		if _, err := net.ParseMAC(c.MACAddress); err != nil {
+			return fmt.Errorf("invalid --mac-address %q: want six hex bytes like 02:42:ac:11:00:02", c.MACAddress)
+		}
+		if mode.Kind != network.Slirp {
+			return fmt.Errorf("--mac-address needs an interface of the container's own: use it with --network slirp4netns")
+		}
+		cfg.MACAddress = c.MACAddress
+	}
 	publishing := len(cfg.Ports) > 0 || c.PublishAll
 	switch {
 	case mode.Kind == network.Slirp:

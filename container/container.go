@@ -64,6 +64,7 @@ type Config struct {
 	DNSSearch     []string          `json:"dnsSearch,omitempty"`
 	DNSOptions    []string          `json:"dnsOptions,omitempty"`
 	ExtraHosts    []string          `json:"extraHosts,omitempty"` // --add-host NAME:IP
+	MACAddress    string            `json:"macAddress,omitempty"`
 	UserNS        string            `json:"userns,omitempty"`
 	StorageDriver string            `json:"storageDriver,omitempty"`
 	StopSignal    string            `json:"stopSignal,omitempty"`

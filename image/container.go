@@ -95,3 +95,27 @@ func toIDTools(m []userns.IDMap) []idtools.IDMap {
 	}
 	return out
 }
+
+// ContainerSize is how much a container's files take: its own layer
+// (RW), and that with its image's (RootFs), as Docker's ps --size.
+type ContainerSize struct {
+	RW     int64 `json:"rw"`
+	RootFs int64 `json:"rootFs"`
+}
+
+// Size measures container id's layer, and its image.
+func (s *Store) Size(id string) (ContainerSize, error) {
+	rw, err := s.store.ContainerSize(id)
+	if err != nil {
+		return ContainerSize{}, fmt.Errorf("size of container %s: %w", id, err)
+	}
+	c, err := s.store.Container(id)
+	if err != nil {
+		return ContainerSize{}, fmt.Errorf("size of container %s: %w", id, err)
+	}
+	img, err := s.store.ImageSize(c.ImageID)
+	if err != nil {
+		img = 0 // a container outlives its image's record only in a broken store
+	}
+	return ContainerSize{RW: rw, RootFs: rw + img}, nil
+}

@@ -116,6 +116,9 @@ func args(o Options, f features, netnsPath string) ([]string, error) {
 	if o.APISocket != "" {
 		a = append(a, "--api-socket="+o.APISocket)
 	}
+	if o.MACAddress != "" {
+		a = append(a, "--macaddress="+o.MACAddress)
+	}
 	if f.sandbox {
 		a = append(a, "--enable-sandbox")
 	}

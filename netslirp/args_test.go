@@ -130,11 +130,11 @@ func TestArgs(t *testing.T) {
 		},
 		{
 			name: "every option",
-			o:    Options{MTU: 1500, AllowHostLoopback: true, CIDR: "10.9.8.7/24", EnableIPv6: true, APISocket: "/run/x/slirp.sock"},
+			o:    Options{MTU: 1500, AllowHostLoopback: true, CIDR: "10.9.8.7/24", EnableIPv6: true, APISocket: "/run/x/slirp.sock", MACAddress: "02:42:ac:11:00:02"},
 			f:    all,
 			ns:   ns,
 			want: cat([]string{"--configure", "--mtu=1500", "--cidr=10.9.8.0/24"}, fds,
-				[]string{"--enable-ipv6", "--api-socket=/run/x/slirp.sock", "--enable-sandbox", "--enable-seccomp", "--netns-type=path", ns, "tap0"}),
+				[]string{"--enable-ipv6", "--api-socket=/run/x/slirp.sock", "--macaddress=02:42:ac:11:00:02", "--enable-sandbox", "--enable-seccomp", "--netns-type=path", ns, "tap0"}),
 		},
 		{name: "mtu too large", o: Options{MTU: 65522}, ns: ns, err: "mtu 65522"},
 		{name: "mtu negative", o: Options{MTU: -1}, ns: ns, err: "mtu -1"},

@@ -44,6 +44,7 @@ type Options struct {
 	CIDR              string // "" means DefaultCIDR
 	EnableIPv6        bool
 	APISocket         string // path of the API socket; AddHostFwd needs it
+	MACAddress        string // tap0's; "" lets the kernel pick
 }
 
 // Slirp is a running slirp4netns attached to one network namespace.

@@ -165,6 +165,18 @@ func (s *stage) dispatch(ctx context.Context) (any, *int, error) {
 			s.event("image", "push", s.req.Pull.Ref, map[string]string{"name": s.req.Pull.Dest})
 			return nil, nil
 		})
+	case OpSizes:
+		return s.withImages(func(is *image.Store) (any, error) {
+			sizes := map[string]image.ContainerSize{}
+			for _, id := range s.req.IDs {
+				// A container that has no layer (--rootfs) or lost it has
+				// no size to show.
+				if sz, err := is.Size(id); err == nil {
+					sizes[id] = sz
+				}
+			}
+			return sizes, nil
+		})
 	case OpCopy, OpDiff, OpExport:
 		res, err := s.files(s.req.Copy)
 		return res, nil, err

@@ -28,7 +28,7 @@ type netStack struct {
 // startNetwork attaches the network of mode to the namespace of the
 // container's init, pid, and publishes ports. Called before the init may
 // go on, so the command starts with its network up.
-func startNetwork(pid int, runDir string, mode network.Mode, ports []container.Port) (_ *netStack, err error) {
+func startNetwork(pid int, runDir string, mode network.Mode, mac string, ports []container.Port) (_ *netStack, err error) {
 	if mode.Kind != network.Slirp {
 		return &netStack{}, nil
 	}
@@ -41,7 +41,7 @@ func startNetwork(pid int, runDir string, mode network.Mode, ports []container.P
 			n.close()
 		}
 	}()
-	opts := netslirp.Options{MTU: mode.MTU, AllowHostLoopback: mode.AllowHostLoopback}
+	opts := netslirp.Options{MTU: mode.MTU, AllowHostLoopback: mode.AllowHostLoopback, MACAddress: mac}
 	driver := portfwd.RootlessKit
 	if mode.PortHandler == network.SlirpPorts && len(ports) > 0 {
 		driver = portfwd.Slirp4netns

@@ -46,6 +46,8 @@ const (
 	OpCopy   = "cp"
 	OpDiff   = "diff"
 	OpExport = "export"
+	// OpSizes measures the layers of the containers in IDs (ps --size).
+	OpSizes = "sizes"
 )
 
 // Request is the one message the CLI sends.
@@ -66,6 +68,7 @@ type Request struct {
 	Pull    *PullRequest   `json:"pull,omitempty"`
 	Start   *StartRequest  `json:"start,omitempty"`
 	Copy    *CopyRequest   `json:"copy,omitempty"`
+	IDs     []string       `json:"ids,omitempty"`
 }
 
 // CopyRequest names a stopped container's files for cp and export (tar on

@@ -201,7 +201,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 				return err
 			}
 		}
-		n, err := startNetwork(pid, runDir, mode, ports)
+		n, err := startNetwork(pid, runDir, mode, cfg.MACAddress, ports)
 		if err != nil {
 			return err
 		}
