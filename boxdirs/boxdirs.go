@@ -28,6 +28,9 @@ func (d Dirs) StorageRun() string { return filepath.Join(d.Runtime, "storage") }
 // Events is box's event log (box events).
 func (d Dirs) Events() string { return filepath.Join(d.Data, "events.log") }
 
+// Volumes holds volumes' data (package volume).
+func (d Dirs) Volumes() string { return filepath.Join(d.Data, "volumes") }
+
 // Containers holds the container records.
 func (d Dirs) Containers() string { return filepath.Join(d.Data, "containers") }
 

@@ -212,6 +212,7 @@ func printTemplate(e *env, format string, rows any) error {
 
 type rmCmd struct {
 	Force      bool     `short:"f" help:"Kill running containers first."`
+	Volumes    bool     `short:"v" help:"Remove the containers' anonymous volumes too."`
 	Containers []string `arg:"" help:"Containers to remove (names or IDs)."`
 }
 
@@ -243,7 +244,7 @@ func (c *rmCmd) Run(e *env) error {
 	}
 	if len(ids) > 0 {
 		req := e.request(h, stage.OpRemove)
-		req.Remove = &stage.RemoveRequest{IDs: ids}
+		req.Remove = &stage.RemoveRequest{IDs: ids, Volumes: c.Volumes}
 		var res stage.RemoveResult
 		if err := e.do(req, userns.Auto, h, &res); err != nil {
 			return err

@@ -96,6 +96,8 @@ func portMap(ports []container.Port) map[string][]portBindingJSON {
 
 type mountJSON struct {
 	Type        string `json:"Type"`
+	Name        string `json:"Name,omitempty"`
+	Driver      string `json:"Driver,omitempty"`
 	Source      string `json:"Source"`
 	Destination string `json:"Destination"`
 	Mode        string `json:"Mode"`
@@ -190,7 +192,11 @@ func inspectContainer(records *container.Store, c *container.Container) containe
 		if ro {
 			mode = "ro"
 		}
-		j.Mounts = append(j.Mounts, mountJSON{Type: m.Type, Source: m.Source, Destination: m.Destination, Mode: mode, RW: !ro})
+		mj := mountJSON{Type: m.Type, Name: m.Name, Source: m.Source, Destination: m.Destination, Mode: mode, RW: !ro}
+		if m.Type == "volume" {
+			mj.Driver = "local"
+		}
+		j.Mounts = append(j.Mounts, mj)
 		if m.Type == "bind" {
 			j.HostConfig.Binds = append(j.HostConfig.Binds, m.Source+":"+m.Destination+":"+mode)
 		}

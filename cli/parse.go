@@ -79,6 +79,10 @@ func parseEnvFile(r interface{ Read([]byte) (int, error) }, name string) ([]stri
 // relative (to the current directory); named volumes come later.
 func parseVolume(spec string) (container.Mount, error) {
 	parts := strings.Split(spec, ":")
+	if len(parts) == 1 && filepath.IsAbs(spec) {
+		// An anonymous volume, made at create.
+		return container.Mount{Type: "volume", Destination: filepath.Clean(spec)}, nil
+	}
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
 		return container.Mount{}, fmt.Errorf("invalid volume %q: want HOST-PATH:CONTAINER-PATH[:ro|rw]", spec)
 	}
@@ -166,6 +170,10 @@ func parseMount(spec string) (container.Mount, error) {
 			return container.Mount{}, err
 		}
 		m.Source = abs
+	case "volume":
+		if m.Source != "" {
+			return bad("named volumes are not supported yet; leave out source= for an anonymous volume, or use type=bind")
+		}
 	case "tmpfs":
 		if m.Source != "" {
 			return bad("a tmpfs mount takes no source")
@@ -177,7 +185,7 @@ func parseMount(spec string) (container.Mount, error) {
 			m.Options = append(m.Options, "mode="+mode)
 		}
 	default:
-		return bad(fmt.Sprintf("type %q is not supported (want bind or tmpfs)", m.Type))
+		return bad(fmt.Sprintf("type %q is not supported (want bind, volume or tmpfs)", m.Type))
 	}
 	return m, nil
 }

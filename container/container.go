@@ -22,6 +22,9 @@ type Mount struct {
 	Source      string   `json:"source,omitempty"` // host path for bind
 	Destination string   `json:"destination"`
 	Options     []string `json:"options,omitempty"` // "ro", "rw", "size=64m", "mode=1777", ...
+	// A volume's name; Anonymous ones go with their container (rm -v).
+	Name      string `json:"name,omitempty"`
+	Anonymous bool   `json:"anonymous,omitempty"`
 }
 
 // Port is a published port (-p): the host's address and port, the

@@ -25,7 +25,7 @@ func (s *stage) remove(r *RemoveRequest) (*RemoveResult, error) {
 	}()
 	res := &RemoveResult{Removed: []string{}}
 	for _, id := range r.IDs {
-		if err := s.removeOne(records, stores, id); err != nil {
+		if err := s.removeOne(records, stores, id, r.Volumes); err != nil {
 			res.Errors = append(res.Errors, wireError(err))
 			continue
 		}
@@ -34,7 +34,7 @@ func (s *stage) remove(r *RemoveRequest) (*RemoveResult, error) {
 	return res, nil
 }
 
-func (s *stage) removeOne(records *container.Store, stores map[string]*image.Store, id string) error {
+func (s *stage) removeOne(records *container.Store, stores map[string]*image.Store, id string, volumes bool) error {
 	c, err := records.Get(id)
 	if err != nil {
 		return err
@@ -58,6 +58,9 @@ func (s *stage) removeOne(records *container.Store, stores map[string]*image.Sto
 	_ = os.RemoveAll(s.req.Dirs.ContainerRun(id))
 	if err := records.Remove(id); err != nil {
 		return err
+	}
+	if volumes {
+		s.removeVolumes(c.Config)
 	}
 	s.event("container", "destroy", id, ctrAttrs(c.Config, nil))
 	return nil

@@ -156,7 +156,8 @@ type ImportRequest struct {
 // RemoveRequest removes containers by full ID. The CLI has checked that
 // none runs (or killed it, for rm -f) and holds their locks meanwhile.
 type RemoveRequest struct {
-	IDs []string `json:"ids"`
+	IDs     []string `json:"ids"`
+	Volumes bool     `json:"volumes,omitempty"` // rm -v: their anonymous volumes too
 }
 
 // Reply is one line of the stage's answer.

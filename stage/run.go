@@ -14,7 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/storage/pkg/archive"
 
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/image"
@@ -24,6 +26,7 @@ import (
 	"github.com/boxcli/box/rootfs"
 	"github.com/boxcli/box/sandbox"
 	"github.com/boxcli/box/userns"
+	"github.com/boxcli/box/volume"
 )
 
 // run creates the container and starts it: in the foreground, or handed
@@ -82,7 +85,11 @@ func (s *stage) create(ctx context.Context, records *container.Store, r *RunRequ
 			return nil, is, err
 		}
 	}
+	if err := s.anonymousVolumes(&cfg, imgCfg.Volumes); err != nil {
+		return nil, is, err
+	}
 	if c, err = records.Create(cfg); err != nil {
+		s.removeVolumes(cfg)
 		return nil, is, err
 	}
 	s.event("container", "create", c.Config.ID, ctrAttrs(c.Config, nil))
@@ -113,6 +120,9 @@ func (s *stage) discard(records *container.Store, is *image.Store, id string) {
 	if is != nil {
 		_ = is.DeleteContainer(id)
 	}
+	if c, err := records.Get(id); err == nil {
+		s.removeVolumes(c.Config)
+	}
 	_ = records.Remove(id)
 	_ = os.RemoveAll(s.req.Dirs.ContainerRun(id))
 }
@@ -141,6 +151,9 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 			return 0, err
 		}
 		defer func() { _ = is.Unmount(id) }()
+		if err := s.populateVolumes(cfg, root); err != nil {
+			return 0, err
+		}
 	} else {
 		_ = os.RemoveAll(filepath.Join(runDir, "rootfs"))
 		if root, err = rootfs.Overlay(cfg.Rootfs, filepath.Join(runDir, "rootfs"), s.out.warnf); err != nil {
@@ -276,6 +289,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 				s.out.warnf("remove container layer %s: %v", id[:12], err)
 			}
 		}
+		s.removeVolumes(cfg) // docker run --rm takes its anonymous volumes along
 		_ = records.Remove(id)
 		_ = os.RemoveAll(runDir)
 		s.event("container", "destroy", id, ctrAttrs(cfg, nil))
@@ -488,6 +502,76 @@ func mergeEnv(base, over []string) []string {
 		out = append(out, e)
 	}
 	return out
+}
+
+// anonymousVolumes makes the volumes for -v /path and --mount
+// type=volume without a source, and for the image's VOLUMEs that no mount
+// covers, as Docker does.
+func (s *stage) anonymousVolumes(cfg *container.Config, imageVolumes map[string]struct{}) error {
+	covered := map[string]bool{}
+	for _, m := range cfg.Mounts {
+		covered[m.Destination] = true
+	}
+	var paths []string
+	for p := range imageVolumes {
+		if p = filepath.Clean(p); filepath.IsAbs(p) && !covered[p] {
+			paths = append(paths, p)
+		}
+	}
+	slices.Sort(paths)
+	for _, p := range paths {
+		cfg.Mounts = append(cfg.Mounts, container.Mount{Type: "volume", Destination: p})
+	}
+	vols := volume.Open(s.req.Dirs.Volumes())
+	for i, m := range cfg.Mounts {
+		if m.Type != "volume" || m.Source != "" {
+			continue
+		}
+		name, err := vols.CreateAnonymous()
+		if err != nil {
+			s.removeVolumes(*cfg)
+			return err
+		}
+		cfg.Mounts[i].Name, cfg.Mounts[i].Source, cfg.Mounts[i].Anonymous = name, vols.Path(name), true
+	}
+	return nil
+}
+
+// removeVolumes removes cfg's anonymous volumes (rm -v, --rm, or a
+// create that failed).
+func (s *stage) removeVolumes(cfg container.Config) {
+	vols := volume.Open(s.req.Dirs.Volumes())
+	for _, m := range cfg.Mounts {
+		if m.Anonymous && m.Name != "" {
+			if err := vols.Remove(m.Name); err != nil {
+				s.out.warnf("%v", err)
+			}
+		}
+	}
+}
+
+// populateVolumes gives each empty volume a copy of what the image has at
+// its mount point, owners and all (Docker's copy-up). The mount point is
+// resolved inside root: an image's symlink cannot point the copy at the
+// host's files.
+func (s *stage) populateVolumes(cfg container.Config, root string) error {
+	vols := volume.Open(s.req.Dirs.Volumes())
+	for _, m := range cfg.Mounts {
+		if m.Type != "volume" || m.Name == "" || !vols.Empty(m.Name) {
+			continue
+		}
+		src, err := securejoin.SecureJoin(root, m.Destination)
+		if err != nil {
+			return err
+		}
+		if fi, err := os.Lstat(src); err != nil || !fi.IsDir() {
+			continue // nothing there to copy
+		}
+		if err := archive.NewDefaultArchiver().CopyWithTar(src, m.Source); err != nil {
+			return fmt.Errorf("copy %s of the image into its volume: %w", m.Destination, err)
+		}
+	}
+	return nil
 }
 
 // publishAll adds -P's ports: every exposed port that -p left out, on a
