@@ -188,7 +188,17 @@ func TestAttachDetach(t *testing.T) {
 	var out bytes.Buffer
 	done := make(chan int)
 	go func() { code, _ := c2.Relay(nil, &out, io.Discard); done <- code }()
-	waitFor(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.clients) == 1 })
+	// Only the second client (the one without stdin) is attached now.
+	waitFor(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for c := range s.clients {
+			if c.hello.Stdin {
+				return false
+			}
+		}
+		return len(s.clients) == 1
+	})
 	_, _ = s.Output("stdout").Write([]byte("again"))
 	s.Exited(0)
 	if code := <-done; code != 0 || out.String() != "again" {
