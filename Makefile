@@ -61,3 +61,10 @@ fmt-check:
 
 clean:
 	rm -rf bin
+
+# TCP throughput through a container's published port: box's default
+# (rootlesskit's port driver) against slirp4netns's own, as a table of
+# medians and ratios. As root it runs as BOX_TEST_USER (see bench/run.sh).
+.PHONY: bench
+bench:
+	bench/run.sh $(BENCHFLAGS)

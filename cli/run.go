@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/boxcli/box/attach"
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/netslirp"
 	"github.com/boxcli/box/network"
@@ -63,6 +64,8 @@ type runCmd struct {
 	StopSignal  string            `name:"stop-signal" help:"Signal to stop the container."`
 	Restart     string            `default:"no" help:"Restart policy, kept by the container's monitor: no, on-failure[:N], always, unless-stopped."`
 	CIDFile     string            `name:"cidfile" type:"path" help:"Write the container ID to this file (which must not exist)."`
+	DetachKeys  string            `name:"detach-keys" default:"ctrl-p,ctrl-q" help:"Keys that detach from -it and leave the container running (\"\" turns detaching off)."`
+	SigProxy    bool              `name:"sig-proxy" default:"true" negatable:"" help:"Pass the signals box receives to the container (without a terminal)."`
 
 	Image string   `arg:"" help:"Image to run (or, with --rootfs, the command)."`
 	Args  []string `arg:"" optional:"" passthrough:"" help:"Command and arguments."`
@@ -83,7 +86,11 @@ func (c *runCmd) Run(e *env) error {
 	}
 	defer closeJoin(join)
 	if c.Detach {
-		return withLoginHint(c.Image, c.runDetached(e, req, maps, join))
+		_, err := c.runDetached(e, req, maps, join)
+		return withLoginHint(c.Image, err)
+	}
+	if c.Tty && c.Interactive {
+		return withLoginHint(c.Image, c.runAttached(e, req, maps, join, records))
 	}
 	err = foreground(e, req, maps, join, c.Interactive, c.Tty)
 	return withLoginHint(c.Image, err)
@@ -171,23 +178,49 @@ func foreground(e *env, req stage.Request, maps userns.Maps, join *stage.Join, i
 
 // runDetached hands the container to the stage, which stays on as its
 // monitor, and prints the ID as soon as the container runs.
-func (c *runCmd) runDetached(e *env, req stage.Request, maps userns.Maps, join *stage.Join) error {
+func (c *runCmd) runDetached(e *env, req stage.Request, maps userns.Maps, join *stage.Join) (string, error) {
 	req.Run.Detach, req.Run.Console = true, false
 	// The stage's own stderr is only for a crash before it can answer.
 	s, err := stage.Start(req, stage.Options{Maps: maps, Join: join, Detach: true})
 	if err != nil {
-		return err
+		return "", err
 	}
 	raw, err := s.Wait(e.warn)
 	if err != nil {
-		return err
+		return "", err
 	}
 	var res stage.RunResult
 	if err := json.Unmarshal(raw, &res); err != nil {
-		return fmt.Errorf("read the container ID: %w", err)
+		return "", fmt.Errorf("read the container ID: %w", err)
 	}
-	fmt.Fprintln(e.stdout, res.ID)
-	return nil
+	if !req.Run.AttachSoon {
+		fmt.Fprintln(e.stdout, res.ID)
+	}
+	return res.ID, nil
+}
+
+// runAttached is run -it: the container runs under its monitor and the
+// terminal attaches to it, so that, as with Docker, ctrl-p ctrl-q leaves
+// it running in the background.
+func (c *runCmd) runAttached(e *env, req stage.Request, maps userns.Maps, join *stage.Join, records *container.Store) error {
+	keys, err := attach.ParseDetachKeys(c.DetachKeys)
+	if err != nil {
+		return err
+	}
+	req.Run.AttachSoon, req.Run.Size = true, terminalSize(e)
+	id, err := c.runDetached(e, req, maps, join)
+	if err != nil {
+		return err
+	}
+	ct, err := records.Get(id)
+	if err != nil {
+		return err
+	}
+	h, err := lookupHost()
+	if err != nil {
+		return err
+	}
+	return attachTo(e, h, records, ct, attachOptions{stdin: true, keys: keys, sigProxy: c.SigProxy})
 }
 
 // relaySignals passes signals to send until done is closed; SIGWINCH

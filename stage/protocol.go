@@ -136,8 +136,11 @@ type RunRequest struct {
 	Pull *PullRequest `json:"pull,omitempty"`
 	// Detach: answer as soon as the container runs and stay on as its
 	// monitor, logging its output (box run -d).
-	Detach bool             `json:"detach,omitempty"`
-	Size   sandbox.TermSize `json:"size"`
+	Detach bool `json:"detach,omitempty"`
+	// AttachSoon: detached, but the CLI attaches at once (run -it), so the
+	// monitor holds the output for it.
+	AttachSoon bool             `json:"attachSoon,omitempty"`
+	Size       sandbox.TermSize `json:"size"`
 }
 
 // LoadRequest loads an image archive.

@@ -44,7 +44,7 @@ func (s *stage) run(ctx context.Context, r *RunRequest) (code int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	code, err = s.start(records, is, c, startOptions{detach: r.Detach, size: r.Size})
+	code, err = s.start(records, is, c, startOptions{detach: r.Detach, attachSoon: r.AttachSoon, size: r.Size})
 	if err != nil {
 		s.discard(records, is, c.Config.ID)
 	}
