@@ -46,6 +46,8 @@ type root struct {
 	Stop      stopCmd      `cmd:"" group:"Containers" help:"Stop containers: the stop signal, then SIGKILL after a timeout.\n\nExample: box stop -t 5 web"`
 	Kill      killCmd      `cmd:"" group:"Containers" help:"Send a signal to containers.\n\nExample: box kill -s HUP web"`
 	Wait      waitCmd      `cmd:"" group:"Containers" help:"Wait for containers to stop and print their exit codes.\n\nExample: box wait web"`
+	Pause     pauseCmd     `cmd:"" group:"Containers" help:"Pause containers: every process stops (the cgroup freezer).\n\nExample: box pause web"`
+	Unpause   unpauseCmd   `cmd:"" group:"Containers" help:"Resume paused containers.\n\nExample: box unpause web"`
 	Port      portCmd      `cmd:"" group:"Containers" help:"List a container's published ports, or the host address of one.\n\nExample: box port web 80/tcp"`
 	Attach    attachCmd    `cmd:"" group:"Containers" help:"Attach to a running container's output, and input if it has -i; ctrl-p ctrl-q detaches.\n\nExample: box attach web"`
 	Images    imagesCmd    `cmd:"" group:"Images" help:"List images.\n\nExample: box images -q"`

@@ -127,6 +127,13 @@ func sizeRows(e *env, h *host, records *container.Store, rows []psRow) error {
 	return nil
 }
 
+func psState(ct *container.Container) string {
+	if paused(ct) {
+		return "paused"
+	}
+	return string(ct.State.Status)
+}
+
 func row(ct *container.Container, now time.Time, noTrunc bool) psRow {
 	cfg, st := ct.Config, ct.State
 	id := cfg.ID
@@ -145,6 +152,9 @@ func row(ct *container.Container, now time.Time, noTrunc bool) psRow {
 	switch st.Status {
 	case container.Running:
 		status = "Up " + units.HumanDuration(now.Sub(st.StartedAt))
+		if paused(ct) {
+			status += " (Paused)"
+		}
 	case container.Exited:
 		status = fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, units.HumanDuration(now.Sub(st.FinishedAt)))
 		if st.FinishedAt.IsZero() {
@@ -162,7 +172,7 @@ func row(ct *container.Container, now time.Time, noTrunc bool) psRow {
 		CreatedAt:  cfg.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
 		RunningFor: units.HumanDuration(now.Sub(cfg.Created)) + " ago",
 		Status:     status,
-		State:      string(st.Status),
+		State:      psState(ct),
 		Names:      cfg.Name,
 		Labels:     strings.Join(labels, ","),
 		Ports:      portsColumn(ct),

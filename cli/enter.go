@@ -6,9 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/roles"
 )
@@ -54,7 +56,16 @@ func newEntry(ct *container.Container, role string, namespaces ...string) (*entr
 	cmd := exec.Command("nsenter", append(args, "/proc/self/fd/3")...)
 	cmd.Env = []string{roles.Env + "=" + role}
 	cmd.ExtraFiles = []*os.File{self, cfgR, stW}
-	return &entry{cmd: cmd, config: cfgW, status: stR, child: []*os.File{self, cfgR, stW}}, nil
+	en := &entry{cmd: cmd, config: cfgW, status: stR, child: []*os.File{self, cfgR, stW}}
+	if ct.State.Cgroup != "" {
+		// Born in the container's cgroup (clone3's CLONE_INTO_CGROUP), so
+		// what exec runs counts against its limits and freezes with it.
+		if cg, err := os.Open((cgdelegate.Group{Dir: ct.State.Cgroup}).Container()); err == nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.Fd())}
+			en.child = append(en.child, cg)
+		}
+	}
+	return en, nil
 }
 
 // start starts nsenter and sends cfg to the role.

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 
+	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/netslirp"
@@ -69,6 +70,10 @@ func report(e *env, err error) int {
 		return fail(e, 125, "%v; install the slirp4netns package, or use --network none", err)
 	case errors.As(err, &noPort):
 		return fail(e, 125, "%v; see box port %s", err, noPort.name)
+	case errors.Is(err, cgdelegate.ErrNoController):
+		return fail(e, 125, "%v; have systemd delegate them to users (systemctl edit user@.service: [Service] Delegate=cpu cpuset io memory pids) or leave out those limits", err)
+	case errors.Is(err, cgdelegate.ErrUnavailable):
+		return fail(e, 125, "%v; resource limits and pause need cgroup v2 (boot with systemd.unified_cgroup_hierarchy=1) and a systemd user session (loginctl enable-linger $USER), or a cgroup delegated to you (--cgroup-manager=cgroupfs)", err)
 	case errors.Is(err, subid.ErrNoRange):
 		return fail(e, 125, "%v; add a range (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER) or use --userns=single", err)
 	case errors.Is(err, userns.ErrNoHelper):

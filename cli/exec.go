@@ -41,6 +41,9 @@ func (c *execCmd) Run(e *env) error {
 	if ct.State.Status != container.Running {
 		return fmt.Errorf("container %s %w; start it first", ct.Config.Name, errNotRunning)
 	}
+	if paused(ct) {
+		return fmt.Errorf("container %s is paused; unpause it first (box unpause %s)", ct.Config.Name, ct.Config.Name)
+	}
 
 	cfg := sandbox.ExecConfig{
 		Args:       c.Command,
@@ -86,7 +89,10 @@ func (c *execCmd) Run(e *env) error {
 	}
 	if c.Detach {
 		cmd.Stdout, cmd.Stderr = nil, nil
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if cmd.SysProcAttr == nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+		}
+		cmd.SysProcAttr.Setsid = true
 	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwardedSignals()...)

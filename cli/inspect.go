@@ -140,7 +140,7 @@ func inspectContainer(records *container.Store, c *container.Container) containe
 	j := containerJSON{
 		ID: cfg.ID, Created: ts(cfg.Created), Path: path, Args: nonNilStrings(args),
 		State: stateJSON{
-			Status: string(st.Status), Running: st.Status == container.Running, OOMKilled: st.OOMKilled,
+			Status: string(st.Status), Running: st.Status == container.Running, Paused: paused(c), OOMKilled: st.OOMKilled,
 			Pid: st.Pid, ExitCode: st.ExitCode, Error: st.Error, StartedAt: ts(st.StartedAt), FinishedAt: ts(st.FinishedAt),
 		},
 		Image:        "sha256:" + cfg.ImageID,
@@ -176,6 +176,9 @@ func inspectContainer(records *container.Store, c *container.Container) containe
 			j.NetworkSettings["IPAddress"], j.NetworkSettings["Gateway"] = netslirp.GuestAddr, netslirp.GatewayAddr
 			j.NetworkSettings["MacAddress"] = cfg.MACAddress
 		}
+	}
+	if j.State.Paused {
+		j.State.Status = "paused"
 	}
 	if cfg.ImageID == "" {
 		j.Image = ""
@@ -308,4 +311,6 @@ type containerCmd struct {
 	Top     topCmd              `cmd:"" help:"Show a container's processes."`
 	Attach  attachCmd           `cmd:"" help:"Attach to a running container."`
 	Port    portCmd             `cmd:"" help:"List a container's published ports."`
+	Pause   pauseCmd            `cmd:"" help:"Pause containers."`
+	Unpause unpauseCmd          `cmd:"" help:"Resume paused containers."`
 }

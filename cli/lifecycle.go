@@ -92,6 +92,9 @@ func signalContainer(ct *container.Container, sig syscall.Signal) error {
 	if err := syscall.Kill(target, sig); err != nil && err != syscall.ESRCH {
 		return fmt.Errorf("signal container %s: %w", ct.Config.Name, err)
 	}
+	// A frozen container would keep the signal pending: as runc, resume
+	// it so the signal acts.
+	thaw(ct)
 	return nil
 }
 

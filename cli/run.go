@@ -30,42 +30,45 @@ import (
 
 type runCmd struct {
 	registryFlags
-	Pull        string            `default:"missing" enum:"missing,always,never,newer" help:"Pull the image: missing (default), always, never or newer."`
-	Platform    string            `help:"Platform to pull from a multi-arch image: os/arch[/variant]."`
-	Quiet       bool              `short:"q" help:"Do not report pull progress."`
-	Detach      bool              `short:"d" help:"Run in the background and print the container ID; see box logs, stop, rm."`
-	Interactive bool              `short:"i" help:"Keep stdin open and attach it to the container."`
-	Tty         bool              `short:"t" help:"Allocate a pseudo-terminal in the container."`
-	Init        bool              `help:"Run box's small init as PID 1: it reaps zombies and forwards signals."`
-	Rm          bool              `help:"Remove the container when it exits."`
-	Name        string            `help:"Name the container."`
-	Env         []string          `short:"e" sep:"none" help:"Set an environment variable (KEY=VALUE, or KEY to copy it from here)."`
-	EnvFile     []string          `name:"env-file" sep:"none" type:"path" help:"Read environment variables from a file."`
-	Workdir     string            `short:"w" help:"Working directory inside the container."`
-	User        string            `short:"u" help:"User to run as: name or uid, with an optional :group or :gid."`
-	Entrypoint  *string           `help:"Override the image's entrypoint (\"\" clears it)."`
-	Volume      []string          `short:"v" sep:"none" help:"Bind-mount a host path: HOST:CONTAINER[:ro|rw]."`
-	Mount       []string          `sep:"none" help:"Mount: type=bind,source=...,target=...[,readonly] or type=tmpfs,target=...[,tmpfs-size=...,tmpfs-mode=...]."`
-	Tmpfs       []string          `sep:"none" help:"Mount a tmpfs: PATH[:OPTIONS]."`
-	Hostname    string            `help:"Container host name (default: the short container ID)."`
-	ReadOnly    bool              `name:"read-only" help:"Mount the container's root filesystem read-only."`
-	Userns      string            `default:"auto" help:"User namespace: auto (subordinate ids), single (one ID) or keep-id (your uid is yours inside too)."`
-	Network     string            `name:"network" aliases:"net" help:"Network: slirp4netns[:allow_host_loopback=true,mtu=N,port_handler=rootlesskit|slirp4netns] (the default), pasta, none, host."`
-	Publish     []string          `short:"p" sep:"none" help:"Publish a port: [hostIP:][hostPort:]containerPort[/tcp|/udp]; ranges like 8000-8001:80-81; no hostPort picks a free one (see box port)."`
-	PublishAll  bool              `short:"P" name:"publish-all" help:"Publish every port the image exposes on a free host port."`
-	Expose      []string          `sep:"none" help:"Expose a port or range (for -P): PORT[/PROTO]."`
-	DNS         []string          `name:"dns" sep:"none" help:"Name server for the container's resolv.conf."`
-	DNSSearch   []string          `name:"dns-search" sep:"none" help:"Search domain for the container's resolv.conf (. for none)."`
-	DNSOption   []string          `name:"dns-option" aliases:"dns-opt" sep:"none" help:"Option for the container's resolv.conf (ndots:2, ...)."`
-	AddHost     []string          `name:"add-host" sep:"none" help:"Add NAME:IP to the container's /etc/hosts (IP may be host-gateway)."`
-	MACAddress  string            `name:"mac-address" help:"MAC address of the container's interface (slirp4netns's tap0)."`
-	Rootfs      string            `type:"path" help:"Run a directory as the root filesystem (with a throwaway overlay on top) instead of an image; / sandboxes the host itself."`
-	Label       map[string]string `short:"l" help:"Set metadata on the container (KEY=VALUE)."`
-	StopSignal  string            `name:"stop-signal" help:"Signal to stop the container."`
-	Restart     string            `default:"no" help:"Restart policy, kept by the container's monitor: no, on-failure[:N], always, unless-stopped."`
-	CIDFile     string            `name:"cidfile" type:"path" help:"Write the container ID to this file (which must not exist)."`
-	DetachKeys  string            `name:"detach-keys" default:"ctrl-p,ctrl-q" help:"Keys that detach from -it and leave the container running (\"\" turns detaching off)."`
-	SigProxy    bool              `name:"sig-proxy" default:"true" negatable:"" help:"Pass the signals box receives to the container (without a terminal)."`
+	limitFlags
+	CgroupManager string            `name:"cgroup-manager" enum:",systemd,cgroupfs" default:"" help:"How to get the container's cgroup: systemd (a transient scope with Delegate=yes) or cgroupfs (a child of box's own delegated cgroup); default: systemd, else cgroupfs."`
+	Cgroups       string            `name:"cgroups" enum:"enabled,disabled" default:"enabled" help:"disabled: run without a cgroup of its own (no limits, pause or stats)."`
+	Pull          string            `default:"missing" enum:"missing,always,never,newer" help:"Pull the image: missing (default), always, never or newer."`
+	Platform      string            `help:"Platform to pull from a multi-arch image: os/arch[/variant]."`
+	Quiet         bool              `short:"q" help:"Do not report pull progress."`
+	Detach        bool              `short:"d" help:"Run in the background and print the container ID; see box logs, stop, rm."`
+	Interactive   bool              `short:"i" help:"Keep stdin open and attach it to the container."`
+	Tty           bool              `short:"t" help:"Allocate a pseudo-terminal in the container."`
+	Init          bool              `help:"Run box's small init as PID 1: it reaps zombies and forwards signals."`
+	Rm            bool              `help:"Remove the container when it exits."`
+	Name          string            `help:"Name the container."`
+	Env           []string          `short:"e" sep:"none" help:"Set an environment variable (KEY=VALUE, or KEY to copy it from here)."`
+	EnvFile       []string          `name:"env-file" sep:"none" type:"path" help:"Read environment variables from a file."`
+	Workdir       string            `short:"w" help:"Working directory inside the container."`
+	User          string            `short:"u" help:"User to run as: name or uid, with an optional :group or :gid."`
+	Entrypoint    *string           `help:"Override the image's entrypoint (\"\" clears it)."`
+	Volume        []string          `short:"v" sep:"none" help:"Bind-mount a host path: HOST:CONTAINER[:ro|rw]."`
+	Mount         []string          `sep:"none" help:"Mount: type=bind,source=...,target=...[,readonly] or type=tmpfs,target=...[,tmpfs-size=...,tmpfs-mode=...]."`
+	Tmpfs         []string          `sep:"none" help:"Mount a tmpfs: PATH[:OPTIONS]."`
+	Hostname      string            `help:"Container host name (default: the short container ID)."`
+	ReadOnly      bool              `name:"read-only" help:"Mount the container's root filesystem read-only."`
+	Userns        string            `default:"auto" help:"User namespace: auto (subordinate ids), single (one ID) or keep-id (your uid is yours inside too)."`
+	Network       string            `name:"network" aliases:"net" help:"Network: slirp4netns[:allow_host_loopback=true,mtu=N,port_handler=rootlesskit|slirp4netns] (the default), pasta, none, host."`
+	Publish       []string          `short:"p" sep:"none" help:"Publish a port: [hostIP:][hostPort:]containerPort[/tcp|/udp]; ranges like 8000-8001:80-81; no hostPort picks a free one (see box port)."`
+	PublishAll    bool              `short:"P" name:"publish-all" help:"Publish every port the image exposes on a free host port."`
+	Expose        []string          `sep:"none" help:"Expose a port or range (for -P): PORT[/PROTO]."`
+	DNS           []string          `name:"dns" sep:"none" help:"Name server for the container's resolv.conf."`
+	DNSSearch     []string          `name:"dns-search" sep:"none" help:"Search domain for the container's resolv.conf (. for none)."`
+	DNSOption     []string          `name:"dns-option" aliases:"dns-opt" sep:"none" help:"Option for the container's resolv.conf (ndots:2, ...)."`
+	AddHost       []string          `name:"add-host" sep:"none" help:"Add NAME:IP to the container's /etc/hosts (IP may be host-gateway)."`
+	MACAddress    string            `name:"mac-address" help:"MAC address of the container's interface (slirp4netns's tap0)."`
+	Rootfs        string            `type:"path" help:"Run a directory as the root filesystem (with a throwaway overlay on top) instead of an image; / sandboxes the host itself."`
+	Label         map[string]string `short:"l" help:"Set metadata on the container (KEY=VALUE)."`
+	StopSignal    string            `name:"stop-signal" help:"Signal to stop the container."`
+	Restart       string            `default:"no" help:"Restart policy, kept by the container's monitor: no, on-failure[:N], always, unless-stopped."`
+	CIDFile       string            `name:"cidfile" type:"path" help:"Write the container ID to this file (which must not exist)."`
+	DetachKeys    string            `name:"detach-keys" default:"ctrl-p,ctrl-q" help:"Keys that detach from -it and leave the container running (\"\" turns detaching off)."`
+	SigProxy      bool              `name:"sig-proxy" default:"true" negatable:"" help:"Pass the signals box receives to the container (without a terminal)."`
 
 	Image string   `arg:"" help:"Image to run (or, with --rootfs, the command)."`
 	Args  []string `arg:"" optional:"" passthrough:"" help:"Command and arguments."`
@@ -140,7 +143,7 @@ func (c *runCmd) request(e *env, op string) (stage.Request, userns.Maps, error) 
 // without -d): it relays the terminal or stdin, forwards signals and
 // returns the container's status as an error (*stage.ExitError).
 func foreground(e *env, req stage.Request, maps userns.Maps, join *stage.Join, interactive, tty bool) error {
-	opt := stage.Options{Maps: maps, Join: join, Stdout: e.stdout, Stderr: e.stderr}
+	opt := stage.Options{Maps: maps, Join: join, Cgroup: cgroupFor(req.Run.Config), Stdout: e.stdout, Stderr: e.stderr}
 	if interactive && !tty {
 		opt.Stdin = e.stdin
 	}
@@ -181,7 +184,7 @@ func foreground(e *env, req stage.Request, maps userns.Maps, join *stage.Join, i
 func (c *runCmd) runDetached(e *env, req stage.Request, maps userns.Maps, join *stage.Join) (string, error) {
 	req.Run.Detach, req.Run.Console = true, false
 	// The stage's own stderr is only for a crash before it can answer.
-	s, err := stage.Start(req, stage.Options{Maps: maps, Join: join, Detach: true})
+	s, err := stage.Start(req, stage.Options{Maps: maps, Join: join, Cgroup: cgroupFor(req.Run.Config), Detach: true})
 	if err != nil {
 		return "", err
 	}
@@ -304,10 +307,20 @@ func (c *runCmd) config(warn func(string)) (container.Config, error) {
 	if err := c.networkConfig(&cfg, warn); err != nil {
 		return cfg, err
 	}
+	limits, err := c.limits()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Limits = limits
+	cfg.CgroupManager, cfg.Cgroups = c.CgroupManager, c.Cgroups
+	if c.Cgroups == "disabled" {
+		if files, _ := cfg.Limits.Files(); len(files) > 0 {
+			return cfg, fmt.Errorf("resource limits need a cgroup: leave out --cgroups=disabled")
+		}
+	}
 	if c.Workdir != "" && c.Workdir[0] != '/' {
 		return cfg, fmt.Errorf("the working directory %q is not an absolute path", c.Workdir)
 	}
-	var err error
 	if cfg.Env, err = buildEnv(c.EnvFile, c.Env, osLookupEnv); err != nil {
 		return cfg, err
 	}

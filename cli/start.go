@@ -122,7 +122,7 @@ func startContainer(e *env, h *host, ct *container.Container, attachSoon bool) e
 		return err
 	}
 	defer closeJoin(join)
-	s, err := stage.Start(req, stage.Options{Maps: maps, Join: join, Detach: true})
+	s, err := stage.Start(req, stage.Options{Maps: maps, Join: join, Cgroup: cgroupFor(ct.Config), Detach: true})
 	if err != nil {
 		return err
 	}

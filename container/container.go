@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/boxcli/box/cgdelegate"
 )
 
 // Mount is a bind mount, tmpfs or volume asked for with -v, --mount or --tmpfs.
@@ -68,6 +70,9 @@ type Config struct {
 	DNSOptions    []string          `json:"dnsOptions,omitempty"`
 	ExtraHosts    []string          `json:"extraHosts,omitempty"` // --add-host NAME:IP
 	MACAddress    string            `json:"macAddress,omitempty"`
+	Limits        cgdelegate.Limits `json:"limits,omitempty"`
+	CgroupManager string            `json:"cgroupManager,omitempty"` // systemd, cgroupfs; "" picks
+	Cgroups       string            `json:"cgroups,omitempty"`       // "disabled": none at all
 	UserNS        string            `json:"userns,omitempty"`
 	StorageDriver string            `json:"storageDriver,omitempty"`
 	StopSignal    string            `json:"stopSignal,omitempty"`
@@ -105,6 +110,9 @@ type State struct {
 	// Ports are the published ports while it runs, with the host ports the
 	// kernel picked for those asked without one.
 	Ports []Port `json:"ports,omitempty"`
+	// Cgroup is the container's cgroup directory while it runs (see
+	// cgdelegate.Group); "" when it runs without one.
+	Cgroup string `json:"cgroup,omitempty"`
 }
 
 // Container is one record.

@@ -26,6 +26,9 @@ type Options struct {
 	// Join starts the stage in another user namespace, to start the
 	// container in a network namespace it owns; Maps are then unused.
 	Join *Join
+	// Cgroup makes the container's cgroup with the stage in it, once the
+	// stage exists and before it reads its request; nil: none.
+	Cgroup func(pid int) (string, error)
 }
 
 // Session is a running stage seen from the CLI.
@@ -105,6 +108,15 @@ func Start(req Request, opt Options) (*Session, error) {
 		return nil, err
 	}
 	req.HostPID = cmd.Process.Pid
+	if opt.Cgroup != nil {
+		if req.Cgroup, err = opt.Cgroup(cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			reqW.Close()
+			repR.Close()
+			return nil, err
+		}
+	}
 	err = json.NewEncoder(reqW).Encode(req)
 	reqW.Close()
 	if err != nil {

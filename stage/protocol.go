@@ -14,6 +14,7 @@ import (
 	"errors"
 
 	"github.com/boxcli/box/boxdirs"
+	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/netslirp"
@@ -58,6 +59,9 @@ type Request struct {
 	HostPID int          `json:"hostPid"` // the stage's pid outside its pid namespace
 	HostUID uint32       `json:"hostUid"`
 	HostGID uint32       `json:"hostGid"`
+	// Cgroup is the cgroup the stage was started in for its container
+	// (cgdelegate), made by the CLI; "" for none.
+	Cgroup string `json:"cgroup,omitempty"`
 
 	Run     *RunRequest    `json:"run,omitempty"`
 	Load    *LoadRequest   `json:"load,omitempty"`
@@ -236,6 +240,8 @@ func sentinels() []struct {
 		{"port-privileged", portfwd.ErrPrivilegedPort},
 		{"port-in-use", portfwd.ErrPortInUse},
 		{"slirp-missing", netslirp.ErrNotInstalled},
+		{"cgroup-controller", cgdelegate.ErrNoController},
+		{"cgroup-unavailable", cgdelegate.ErrUnavailable},
 	}
 }
 

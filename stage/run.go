@@ -18,6 +18,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/storage/pkg/archive"
 
+	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/netslirp"
@@ -204,6 +205,19 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	} else if cfg.Tty {
 		stdio.Console = os.NewFile(fdConsole, "console")
 	}
+	// The CLI started this stage in the container's cgroup, if it has one.
+	files, err := cfg.Limits.Files()
+	if err != nil {
+		return 0, err
+	}
+	var cg *cgdelegate.Group
+	if s.req.Cgroup != "" {
+		cg = &cgdelegate.Group{Dir: s.req.Cgroup}
+		if err := cg.Setup(cgdelegate.Controllers(files)); err != nil {
+			return 0, err
+		}
+		defer cg.Remove()
+	}
 	// Random host ports are picked once: a restart keeps them.
 	ports := cfg.Ports
 	var net *netStack
@@ -211,6 +225,14 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	beforeRun := func(pid int) error {
 		if sb.NestedUserNS {
 			if err := s.keepIDMaps(pid); err != nil {
+				return err
+			}
+		}
+		if cg != nil {
+			if err := cg.Join(pid); err != nil {
+				return err
+			}
+			if err := cg.Apply(files); err != nil {
 				return err
 			}
 		}
@@ -236,7 +258,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	}
 	start, _ := container.SelfStartTime()
 	_ = records.Update(id, func(st *container.State) error {
-		*st = container.State{Status: container.Running, Pid: s.req.HostPID, PidStart: start, StartedAt: time.Now().UTC(), Ports: net.ports()}
+		*st = container.State{Status: container.Running, Pid: s.req.HostPID, PidStart: start, StartedAt: time.Now().UTC(), Ports: net.ports(), Cgroup: s.req.Cgroup}
 		return nil
 	})
 	s.event("container", "start", id, ctrAttrs(cfg, nil))
@@ -248,6 +270,10 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	policy, _ := ParseRestart(cfg.Restart)
 	for restarts := 0; ; restarts++ {
 		code = waitSignalling(proc, sigs)
+		oom := cg != nil && cg.OOMKilled()
+		if oom {
+			s.event("container", "oom", id, ctrAttrs(cfg, nil))
+		}
 		// Its processes are gone (the namespace's init took them along):
 		// now its network may go.
 		net.close()
@@ -297,6 +323,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	}
 	_ = records.Update(id, func(st *container.State) error {
 		st.Status, st.ExitCode, st.FinishedAt, st.Pid, st.PidStart, st.Ports = container.Exited, code, time.Now().UTC(), 0, 0, nil
+		st.OOMKilled, st.Cgroup = cg != nil && cg.OOMKilled(), ""
 		return nil
 	})
 	return code, nil

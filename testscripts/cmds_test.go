@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/user"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,6 +154,9 @@ func condition(cond string) (bool, error) {
 	case "user-dbus":
 		return userBus(), nil
 	}
+	if name, ok := strings.CutPrefix(cond, "cgroup-controller:"); ok {
+		return ownController(name), nil
+	}
 	return false, fmt.Errorf("unknown condition %q", cond)
 }
 
@@ -195,6 +199,22 @@ func delegatedCgroup2() bool {
 	for _, line := range strings.Split(string(data), "\n") {
 		if path, ok := strings.CutPrefix(line, "0::"); ok {
 			return unix.Access("/sys/fs/cgroup"+path+"/cgroup.procs", unix.W_OK) == nil
+		}
+	}
+	return false
+}
+
+// ownController reports whether this process's cgroup may hand the
+// controller name to its children.
+func ownController(name string) bool {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if path, ok := strings.CutPrefix(line, "0::"); ok {
+			b, err := os.ReadFile("/sys/fs/cgroup" + path + "/cgroup.controllers")
+			return err == nil && slices.Contains(strings.Fields(string(b)), name)
 		}
 	}
 	return false

@@ -65,6 +65,8 @@
 //   - [cgroup2]: /sys/fs/cgroup is cgroup2 and the test's own cgroup is
 //     writable (delegated), as under scripts/as-user.sh.
 //   - [user-dbus]: a session bus (systemd --user) is reachable.
+//   - [cgroup-controller:NAME]: the test's cgroup has controller NAME to
+//     give (none do on a v1/hybrid host; the VM stage has them).
 //
 // A missing host tool skips with its reason:
 //
