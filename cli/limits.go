@@ -19,7 +19,7 @@ type limitFlags struct {
 	MemoryReservation string   `name:"memory-reservation" help:"Memory soft limit (memory.low)."`
 	MemorySwap        string   `name:"memory-swap" help:"Memory plus swap limit (-1: unlimited swap)."`
 	CPUs              string   `name:"cpus" help:"CPUs the container may use, such as 1.5."`
-	CPUShares         int64    `name:"cpu-shares" short:"c" help:"Relative CPU weight, Docker's shares (1024 is the default weight)."`
+	CPUShares         int64    `name:"cpu-shares" help:"Relative CPU weight, Docker's shares (1024 is the default weight)."`
 	CPUWeight         int64    `name:"cpu-weight" help:"Relative CPU weight, cgroup v2's 1 to 10000."`
 	CpusetCpus        string   `name:"cpuset-cpus" help:"CPUs the container may run on (0-3,5)."`
 	PidsLimit         int64    `name:"pids-limit" help:"Most processes at once (-1: unlimited)."`

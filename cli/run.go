@@ -183,8 +183,13 @@ func foreground(e *env, req stage.Request, maps userns.Maps, join *stage.Join, i
 // monitor, and prints the ID as soon as the container runs.
 func (c *runCmd) runDetached(e *env, req stage.Request, maps userns.Maps, join *stage.Join) (string, error) {
 	req.Run.Detach, req.Run.Console = true, false
-	// The stage's own stderr is only for a crash before it can answer.
-	s, err := stage.Start(req, stage.Options{Maps: maps, Join: join, Cgroup: cgroupFor(req.Run.Config), Detach: true})
+	// The stage's own stderr is only for a crash before it can answer: it
+	// outlives this command. Pull progress comes as replies.
+	req.ProgressReplies = true
+	if f, ok := e.stderr.(*os.File); ok {
+		req.ProgressTerminal = term.IsTerminal(int(f.Fd()))
+	}
+	s, err := stage.Start(req, stage.Options{Maps: maps, Join: join, Cgroup: cgroupFor(req.Run.Config), Detach: true, Progress: e.stderr})
 	if err != nil {
 		return "", err
 	}

@@ -29,13 +29,17 @@ type Options struct {
 	// Cgroup makes the container's cgroup with the stage in it, once the
 	// stage exists and before it reads its request; nil: none.
 	Cgroup func(pid int) (string, error)
+	// Progress receives pull progress sent as replies (see
+	// Request.ProgressReplies).
+	Progress io.Writer
 }
 
 // Session is a running stage seen from the CLI.
 type Session struct {
-	cmd     *exec.Cmd
-	replies *os.File
-	detach  bool
+	cmd      *exec.Cmd
+	replies  *os.File
+	detach   bool
+	progress io.Writer
 }
 
 // Start re-executes box as the stage in new user, mount and pid
@@ -125,7 +129,7 @@ func Start(req Request, opt Options) (*Session, error) {
 		repR.Close()
 		return nil, fmt.Errorf("send request to stage: %w", err)
 	}
-	return &Session{cmd: cmd, replies: repR, detach: opt.Detach}, nil
+	return &Session{cmd: cmd, replies: repR, detach: opt.Detach, progress: opt.Progress}, nil
 }
 
 // Signal forwards sig to the stage, which passes it on to the container.
@@ -158,6 +162,12 @@ func (s *Session) Wait(warn func(string)) (json.RawMessage, error) {
 		if r.Warning != "" {
 			if warn != nil {
 				warn(r.Warning)
+			}
+			continue
+		}
+		if r.Progress != "" {
+			if s.progress != nil {
+				_, _ = io.WriteString(s.progress, r.Progress)
 			}
 			continue
 		}

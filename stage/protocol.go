@@ -62,6 +62,11 @@ type Request struct {
 	// Cgroup is the cgroup the stage was started in for its container
 	// (cgdelegate), made by the CLI; "" for none.
 	Cgroup string `json:"cgroup,omitempty"`
+	// ProgressReplies: report pull progress as replies (the stage of a
+	// detached container has no stderr of the user's); ProgressTerminal
+	// says the user's stderr is a terminal, for bars.
+	ProgressReplies  bool `json:"progressReplies,omitempty"`
+	ProgressTerminal bool `json:"progressTerminal,omitempty"`
 
 	Run     *RunRequest    `json:"run,omitempty"`
 	Load    *LoadRequest   `json:"load,omitempty"`
@@ -169,10 +174,11 @@ type RemoveRequest struct {
 
 // Reply is one line of the stage's answer.
 type Reply struct {
-	Warning string          `json:"warning,omitempty"`
-	Error   *Error          `json:"error,omitempty"`
-	Exit    *int            `json:"exit,omitempty"`
-	Result  json.RawMessage `json:"result,omitempty"`
+	Warning  string          `json:"warning,omitempty"`
+	Progress string          `json:"progress,omitempty"` // pull progress, for the user's stderr
+	Error    *Error          `json:"error,omitempty"`
+	Exit     *int            `json:"exit,omitempty"`
+	Result   json.RawMessage `json:"result,omitempty"`
 }
 
 // RunResult is the answer to a detached run.

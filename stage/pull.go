@@ -12,12 +12,24 @@ import (
 )
 
 // progress is where pull and push report: the user's stderr, as bars when
-// it is a terminal, one line per blob otherwise, nothing with --quiet.
-func progress(quiet bool) (io.Writer, bool) {
-	if quiet {
+// it is a terminal, one line per blob otherwise, nothing with --quiet. A
+// stage that goes on as a monitor must not hold the user's stderr, so it
+// sends its progress as replies (Request.ProgressReplies).
+func (s *stage) progress(quiet bool) (io.Writer, bool) {
+	switch {
+	case quiet:
 		return nil, false
+	case s.req.ProgressReplies:
+		return progressReplies{s.out}, s.req.ProgressTerminal
 	}
 	return os.Stderr, term.IsTerminal(int(os.Stderr.Fd()))
+}
+
+type progressReplies struct{ out *replier }
+
+func (p progressReplies) Write(b []byte) (int, error) {
+	p.out.send(Reply{Progress: string(b)})
+	return len(b), nil
 }
 
 func (s *stage) registryOptions(r *PullRequest) {
@@ -28,7 +40,7 @@ func (s *stage) registryOptions(r *PullRequest) {
 
 func (s *stage) pull(ctx context.Context, is *image.Store, r *PullRequest) (*image.Image, error) {
 	s.registryOptions(r)
-	w, tty := progress(r.Quiet)
+	w, tty := s.progress(r.Quiet)
 	return is.Pull(ctx, r.Ref, image.PullOptions{
 		Policy:   r.Policy,
 		Registry: r.Registry,
@@ -40,7 +52,7 @@ func (s *stage) pull(ctx context.Context, is *image.Store, r *PullRequest) (*ima
 
 func (s *stage) push(ctx context.Context, is *image.Store, r *PullRequest) error {
 	s.registryOptions(r)
-	w, tty := progress(r.Quiet)
+	w, tty := s.progress(r.Quiet)
 	return is.Push(ctx, r.Ref, r.Dest, image.PushOptions{Registry: r.Registry, Progress: w, Terminal: tty})
 }
 
