@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/boxcli/box/attach"
+	"github.com/boxcli/box/boxdirs"
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/stage"
 )
@@ -34,7 +35,7 @@ func (c *attachCmd) Run(e *env) error {
 	if ct.State.Status != container.Running {
 		return fmt.Errorf("container %s %w: start it with box start -a %s", ct.Config.Name, errNotRunning, ct.Config.Name)
 	}
-	return attachTo(e, h, records, ct, attachOptions{stdin: !c.NoStdin, keys: keys, sigProxy: c.SigProxy})
+	return attachTo(e, h.dirs, records, ct, attachOptions{stdin: !c.NoStdin, keys: keys, sigProxy: c.SigProxy})
 }
 
 type attachOptions struct {
@@ -47,7 +48,7 @@ type attachOptions struct {
 // when it was started with -i, through its monitor's attach socket. It
 // returns the container's exit status as *stage.ExitError, or nil when
 // the user detached.
-func attachTo(e *env, h *host, records *container.Store, ct *container.Container, o attachOptions) error {
+func attachTo(e *env, dirs boxdirs.Dirs, records *container.Store, ct *container.Container, o attachOptions) error {
 	cfg := ct.Config
 	stdin := o.stdin && cfg.Interactive
 	hello := attach.Hello{Stdin: stdin, Stdout: true, Stderr: true}
@@ -55,7 +56,7 @@ func attachTo(e *env, h *host, records *container.Store, ct *container.Container
 		size := terminalSize(e)
 		hello.Rows, hello.Cols = int(size.Rows), int(size.Cols)
 	}
-	conn, err := attach.Dial(h.dirs.ContainerRun(cfg.ID), hello)
+	conn, err := attach.Dial(dirs.ContainerRun(cfg.ID), hello)
 	if err != nil {
 		return afterHangUp(records, cfg.ID, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/boxcli/box/container"
@@ -172,7 +171,7 @@ func inspectContainer(records *container.Store, c *container.Container) containe
 	}
 	if st.Status == container.Running {
 		j.NetworkSettings["Ports"] = portMap(st.Ports)
-		if cfg.Network == string(network.Slirp) || strings.HasPrefix(cfg.Network, string(network.Slirp)+":") {
+		if mode, err := network.Parse(cfg.Network); err == nil && mode.Kind == network.Slirp {
 			j.NetworkSettings["IPAddress"], j.NetworkSettings["Gateway"] = netslirp.GuestAddr, netslirp.GatewayAddr
 			j.NetworkSettings["MacAddress"] = cfg.MACAddress
 		}

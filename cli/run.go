@@ -224,11 +224,7 @@ func (c *runCmd) runAttached(e *env, req stage.Request, maps userns.Maps, join *
 	if err != nil {
 		return err
 	}
-	h, err := lookupHost()
-	if err != nil {
-		return err
-	}
-	return attachTo(e, h, records, ct, attachOptions{stdin: true, keys: keys, sigProxy: c.SigProxy})
+	return attachTo(e, req.Dirs, records, ct, attachOptions{stdin: true, keys: keys, sigProxy: c.SigProxy})
 }
 
 // relaySignals passes signals to send until done is closed; SIGWINCH

@@ -75,17 +75,17 @@ func (c *startCmd) Run(e *env) error {
 			// Docker: starting a running container is no error, and -a
 			// attaches to it.
 			if c.Attach || c.Interactive {
-				return attachTo(e, h, records, ct, attachOptions{stdin: c.Interactive, keys: keys, sigProxy: c.SigProxy})
+				return attachTo(e, h.dirs, records, ct, attachOptions{stdin: c.Interactive, keys: keys, sigProxy: c.SigProxy})
 			}
 			fmt.Fprintln(e.stdout, ref)
 			continue
 		}
 		attaching := c.Attach || c.Interactive
-		err = startContainer(e, h, ct, attaching)
+		err = startContainer(e, h, records, ct, attaching)
 		unlock()
 		if err == nil && attaching {
 			// The monitor holds the output until we are there.
-			return attachTo(e, h, records, ct, attachOptions{stdin: c.Interactive, keys: keys, sigProxy: c.SigProxy})
+			return attachTo(e, h.dirs, records, ct, attachOptions{stdin: c.Interactive, keys: keys, sigProxy: c.SigProxy})
 		}
 		if err != nil {
 			report(e, err)
@@ -99,7 +99,7 @@ func (c *startCmd) Run(e *env) error {
 
 // startContainer starts ct under its monitor; attachSoon tells the
 // monitor to hold the output for a client that attaches next.
-func startContainer(e *env, h *host, ct *container.Container, attachSoon bool) error {
+func startContainer(e *env, h *host, records *container.Store, ct *container.Container, attachSoon bool) error {
 	mode, err := userns.ParseMode(ct.Config.UserNS)
 	if err != nil {
 		return err
@@ -112,10 +112,6 @@ func startContainer(e *env, h *host, ct *container.Container, attachSoon bool) e
 	req.Start = &stage.StartRequest{ID: ct.Config.ID, AttachSoon: attachSoon}
 	if attachSoon && ct.Config.Tty {
 		req.Start.Size = terminalSize(e)
-	}
-	records, err := container.Open(h.dirs.Containers())
-	if err != nil {
-		return err
 	}
 	join, err := joinNetwork(records, ct.Config.Network)
 	if err != nil {
@@ -153,7 +149,7 @@ func (c *restartCmd) Run(e *env) error {
 				// Someone may have started it since it stopped: then it
 				// has been restarted, and one monitor is all it may have.
 				if ct, err = records.Get(ct.Config.ID); err == nil && ct.State.Status != container.Running {
-					err = startContainer(e, h, ct, false)
+					err = startContainer(e, h, records, ct, false)
 				}
 				unlock()
 			}

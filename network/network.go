@@ -37,11 +37,10 @@ var ErrBadMode = errors.New("invalid --network")
 // Mode is a parsed --network.
 type Mode struct {
 	Kind              Kind
-	AllowHostLoopback bool     // slirp4netns: the host's 127.0.0.1 is reachable as the gateway
-	MTU               int      // slirp4netns: 0 is its default
-	PortHandler       string   // slirp4netns: RootlessKit or SlirpPorts
-	Target            string   // container:NAME or ns:PATH
-	PastaArgs         []string // pasta: passed to pasta as they are
+	AllowHostLoopback bool   // slirp4netns: the host's 127.0.0.1 is reachable as the gateway
+	MTU               int    // slirp4netns: 0 is its default
+	PortHandler       string // slirp4netns: RootlessKit or SlirpPorts
+	Target            string // container:NAME or ns:PATH
 }
 
 // Parse reads --network: slirp4netns[:opt=v,...], pasta[:args], none,
@@ -86,11 +85,8 @@ func Parse(s string) (Mode, error) {
 		}
 		return m, nil
 	case string(Pasta):
-		m := Mode{Kind: Pasta}
-		if hasOpts && opts != "" {
-			m.PastaArgs = strings.Split(opts, ",")
-		}
-		return m, nil
+		// Recognised, so that box can say it does not run it.
+		return Mode{Kind: Pasta}, nil
 	case string(None), string(Host):
 		if hasOpts {
 			return Mode{}, fmt.Errorf("%w %q: %s takes no options", ErrBadMode, s, kind)

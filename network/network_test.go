@@ -20,7 +20,7 @@ func TestParse(t *testing.T) {
 		{in: "none", want: Mode{Kind: None}},
 		{in: "host", want: Mode{Kind: Host}},
 		{in: "pasta", want: Mode{Kind: Pasta}},
-		{in: "pasta:-T,8080", want: Mode{Kind: Pasta, PastaArgs: []string{"-T", "8080"}}},
+		{in: "pasta:-T,8080", want: Mode{Kind: Pasta}},
 		{in: "container:web", want: Mode{Kind: Container, Target: "web"}},
 		{in: "ns:/run/netns/x", want: Mode{Kind: NS, Target: "/run/netns/x"}},
 		{in: "slirp4netns:mtu=10", bad: true},
