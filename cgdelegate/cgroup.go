@@ -15,8 +15,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -125,18 +127,12 @@ func (g Group) Setup(need []string) error {
 	if err := writeFile(filepath.Join(g.Dir, monitorDir), "cgroup.procs", "0"); err != nil {
 		return err
 	}
-	have, err := g.available()
+	have, err := controllers(g.Dir)
 	if err != nil {
 		return err
 	}
-	var missing []string
-	for _, c := range need {
-		if !have[c] {
-			missing = append(missing, c)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%w: the limits need %s, %s gets %s", ErrNoController, strings.Join(missing, ", "), g.Dir, describe(have))
+	if err := lacking(g.Dir, have, need); err != nil {
+		return err
 	}
 	var enable []string
 	for _, c := range []string{"cpu", "cpuset", "io", "memory", "pids"} {
@@ -150,8 +146,9 @@ func (g Group) Setup(need []string) error {
 	return writeFile(g.Dir, "cgroup.subtree_control", strings.Join(enable, " "))
 }
 
-func (g Group) available() (map[string]bool, error) {
-	b, err := os.ReadFile(filepath.Join(g.Dir, "cgroup.controllers"))
+// controllers reads the controllers a cgroup may use.
+func controllers(dir string) (map[string]bool, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
 	if err != nil {
 		return nil, fmt.Errorf("read the cgroup's controllers: %w", err)
 	}
@@ -162,11 +159,22 @@ func (g Group) available() (map[string]bool, error) {
 	return have, nil
 }
 
-func describe(have map[string]bool) string {
-	var cs []string
-	for c := range have {
-		cs = append(cs, c)
+// lacking says which controllers of need the cgroup dir does not have.
+func lacking(dir string, have map[string]bool, need []string) error {
+	var missing []string
+	for _, c := range need {
+		if !have[c] {
+			missing = append(missing, c)
+		}
 	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: the limits need %s, %s gets %s", ErrNoController, strings.Join(missing, ", "), dir, describe(have))
+	}
+	return nil
+}
+
+func describe(have map[string]bool) string {
+	cs := slices.Sorted(maps.Keys(have))
 	if len(cs) == 0 {
 		return "no controllers"
 	}
@@ -179,8 +187,67 @@ func (g Group) Join(pid int) error {
 	return writeFile(g.Container(), "cgroup.procs", strconv.Itoa(pid))
 }
 
-// Apply writes the limits' files in the container's cgroup.
+// Apply writes the limits' files in the container's cgroup, before its
+// command runs. pids.max is the exception: the first process is box's
+// init, a Go program whose threads the kernel counts as tasks, and which
+// dies if it cannot make one, so a small limit would kill it before the
+// command starts. Until Settle, pids.max is the limit raised by the tasks
+// already there and GoThreads more: the container can never get more
+// than that many more than asked.
 func (g Group) Apply(files map[string]string) error {
+	var cur int64
+	if _, ok := files["pids.max"]; ok {
+		var err error
+		if cur, err = readInt(g.Container(), "pids.current"); err != nil {
+			return fmt.Errorf("read pids.current: %w", err)
+		}
+	}
+	return g.write(withPids(files, cur+GoThreads))
+}
+
+// GoThreads is room for the threads a Go process such as box's init makes
+// over its life beyond those it has (measured: 6 in all for the --init,
+// with its main thread locked and GOMAXPROCS=1).
+const GoThreads = 8
+
+// Settle sets pids.max to the limit once the command runs, plus extra
+// tasks box keeps in the container (the threads of its --init).
+func (g Group) Settle(files map[string]string, extra int) error {
+	v, ok := withPids(files, int64(extra))["pids.max"]
+	if !ok {
+		return nil
+	}
+	return writeFile(g.Container(), "pids.max", v)
+}
+
+// Update changes the limits of a running container, those the files name,
+// after checking that the cgroup has their controllers; extra is as for
+// Settle.
+func (g Group) Update(files map[string]string, extra int) error {
+	have, err := controllers(g.Container())
+	if err != nil {
+		return err
+	}
+	if err := lacking(g.Dir, have, Controllers(files)); err != nil {
+		return err
+	}
+	return g.write(withPids(files, int64(extra)))
+}
+
+// withPids is files with a pids.max limit raised by extra.
+func withPids(files map[string]string, extra int64) map[string]string {
+	v, ok := files["pids.max"]
+	if !ok || v == "max" || extra == 0 {
+		return files
+	}
+	out := maps.Clone(files)
+	n, _ := strconv.ParseInt(v, 10, 64)
+	out["pids.max"] = strconv.FormatInt(n+extra, 10)
+	return out
+}
+
+// write writes interface files in the container's cgroup.
+func (g Group) write(files map[string]string) error {
 	for name, v := range files {
 		for _, line := range strings.Split(v, "\n") { // io.max takes one device a write
 			if err := writeFile(g.Container(), name, line); err != nil {

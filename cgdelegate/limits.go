@@ -3,6 +3,8 @@ package cgdelegate
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -173,3 +175,48 @@ func Controllers(files map[string]string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Merge is l changed by n, as box update applies new flags to a
+// container's limits: what n sets replaces l's; what n leaves zero stays.
+func (l Limits) Merge(n Limits) Limits {
+	set := func(dst *int64, v int64) {
+		if v != 0 {
+			*dst = v
+		}
+	}
+	set(&l.Memory, n.Memory)
+	set(&l.MemoryReservation, n.MemoryReservation)
+	set(&l.MemorySwap, n.MemorySwap)
+	set(&l.NanoCPUs, n.NanoCPUs)
+	set(&l.PidsLimit, n.PidsLimit)
+	set(&l.BlkioWeight, n.BlkioWeight)
+	// Shares and weight are one setting in two scales: the newer wins.
+	if n.CPUShares != 0 {
+		l.CPUShares, l.CPUWeight = n.CPUShares, 0
+	}
+	if n.CPUWeight != 0 {
+		l.CPUShares, l.CPUWeight = 0, n.CPUWeight
+	}
+	if n.CpusetCpus != "" {
+		l.CpusetCpus = n.CpusetCpus
+	}
+	merge := func(dst *map[string]int64, m map[string]int64) {
+		if len(m) == 0 {
+			return
+		}
+		out := maps.Clone(*dst)
+		if out == nil {
+			out = map[string]int64{}
+		}
+		maps.Copy(out, m)
+		*dst = out
+	}
+	merge(&l.DeviceReadBps, n.DeviceReadBps)
+	merge(&l.DeviceWriteBps, n.DeviceWriteBps)
+	merge(&l.DeviceReadIOps, n.DeviceReadIOps)
+	merge(&l.DeviceWriteIOps, n.DeviceWriteIOps)
+	return l
+}
+
+// Zero says whether l sets nothing (valid or not).
+func (l Limits) Zero() bool { return reflect.ValueOf(l).IsZero() }

@@ -70,3 +70,26 @@ func TestParseFlatKeyed(t *testing.T) {
 		t.Errorf("parseFlatKeyed = %v", got)
 	}
 }
+
+func TestParseIOStat(t *testing.T) {
+	in := "8:0 rbytes=4096 wbytes=1048576 rios=1 wios=256 dbytes=0 dios=0\n254:0 rbytes=10 wbytes=20 rios=1 wios=1 dbytes=0 dios=0\n"
+	r, w := parseIOStat([]byte(in))
+	if r != 4106 || w != 1048596 {
+		t.Errorf("parseIOStat = %d, %d; want 4106, 1048596", r, w)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	old := Limits{Memory: 64 << 20, CPUShares: 512, PidsLimit: 10, DeviceReadBps: map[string]int64{"8:0": 1}}
+	got := old.Merge(Limits{CPUWeight: 50, PidsLimit: -1, DeviceReadBps: map[string]int64{"8:16": 2}})
+	want := Limits{Memory: 64 << 20, CPUWeight: 50, PidsLimit: -1, DeviceReadBps: map[string]int64{"8:0": 1, "8:16": 2}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Merge = %+v, want %+v", got, want)
+	}
+	if len(old.DeviceReadBps) != 1 {
+		t.Errorf("Merge changed its receiver's map: %v", old.DeviceReadBps)
+	}
+	if !(Limits{}).Zero() || got.Zero() || (Limits{MemorySwap: 1}).Zero() {
+		t.Error("Zero is wrong")
+	}
+}

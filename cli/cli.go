@@ -48,6 +48,8 @@ type root struct {
 	Wait      waitCmd      `cmd:"" group:"Containers" help:"Wait for containers to stop and print their exit codes.\n\nExample: box wait web"`
 	Pause     pauseCmd     `cmd:"" group:"Containers" help:"Pause containers: every process stops (the cgroup freezer).\n\nExample: box pause web"`
 	Unpause   unpauseCmd   `cmd:"" group:"Containers" help:"Resume paused containers.\n\nExample: box unpause web"`
+	Stats     statsCmd     `cmd:"" group:"Containers" help:"Show containers' CPU, memory, network and block I/O, and process count, live.\n\nExample: box stats --no-stream --format json"`
+	Update    updateCmd    `cmd:"" group:"Containers" help:"Change the resource limits of containers, running or not.\n\nExample: box update --memory 256m --cpus 1.5 web"`
 	Port      portCmd      `cmd:"" group:"Containers" help:"List a container's published ports, or the host address of one.\n\nExample: box port web 80/tcp"`
 	Attach    attachCmd    `cmd:"" group:"Containers" help:"Attach to a running container's output, and input if it has -i; ctrl-p ctrl-q detaches.\n\nExample: box attach web"`
 	Images    imagesCmd    `cmd:"" group:"Images" help:"List images.\n\nExample: box images -q"`
@@ -64,6 +66,7 @@ type root struct {
 	Container containerCmd `cmd:"" group:"Containers" help:"Manage containers (ls, rm, inspect, logs, stop, kill, wait, exec).\n\nExample: box container ls -a"`
 	Image     imageCmd     `cmd:"" group:"Images" help:"Manage images (ls, rm, inspect, prune, history, tag, save, load, import).\n\nExample: box image prune -a"`
 	Unshare   unshareCmd   `cmd:"" group:"System" help:"Run a command as root in box's user namespace (to inspect or delete files owned by subordinate ids).\n\nExample: box unshare ls -ln ~/.local/share/box/storage"`
+	Info      infoCmd      `cmd:"" group:"System" help:"Show how box runs here: cgroup version, manager and delegated controllers, id maps, storage, helpers.\n\nExample: box info --format '{{.Host.CgroupManager}} {{.Host.CgroupControllers}}'"`
 	Version   versionCmd   `cmd:"" group:"System" help:"Show box's version.\n\nExample: box version"`
 }
 

@@ -1,12 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strconv"
-	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -26,6 +27,7 @@ type entry struct {
 	config *os.File // write the role's config here once started
 	status *os.File // the role's one status message
 	child  []*os.File
+	cgroup string // the container's (cgdelegate.Group), "" for none
 }
 
 func newEntry(ct *container.Container, role string, namespaces ...string) (*entry, error) {
@@ -56,15 +58,7 @@ func newEntry(ct *container.Container, role string, namespaces ...string) (*entr
 	cmd := exec.Command("nsenter", append(args, "/proc/self/fd/3")...)
 	cmd.Env = []string{roles.Env + "=" + role}
 	cmd.ExtraFiles = []*os.File{self, cfgR, stW}
-	en := &entry{cmd: cmd, config: cfgW, status: stR, child: []*os.File{self, cfgR, stW}}
-	if ct.State.Cgroup != "" {
-		// Born in the container's cgroup (clone3's CLONE_INTO_CGROUP), so
-		// what exec runs counts against its limits and freezes with it.
-		if cg, err := os.Open((cgdelegate.Group{Dir: ct.State.Cgroup}).Container()); err == nil {
-			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.Fd())}
-			en.child = append(en.child, cg)
-		}
-	}
+	en := &entry{cmd: cmd, config: cfgW, status: stR, child: []*os.File{self, cfgR, stW}, cgroup: ct.State.Cgroup}
 	return en, nil
 }
 
@@ -77,6 +71,12 @@ func (en *entry) start(cfg any) error {
 	if err != nil {
 		return fmt.Errorf("start nsenter: %w", err)
 	}
+	if err := en.joinCgroup(); err != nil {
+		en.config.Close()
+		_ = en.cmd.Process.Kill()
+		_ = en.cmd.Wait()
+		return err
+	}
 	err = writeJSON(en.config, cfg)
 	en.config.Close()
 	if err != nil {
@@ -84,6 +84,24 @@ func (en *entry) start(cfg any) error {
 		_ = en.cmd.Wait()
 	}
 	return err
+}
+
+// joinCgroup moves the role into the container's cgroup while it waits
+// for its config, so that what exec runs counts against the container's
+// limits and freezes with it. Only the role: nsenter, which forked it to
+// enter the pid namespace and waits for it, is box's, not the container's.
+func (en *entry) joinCgroup() error {
+	if en.cgroup == "" {
+		return nil
+	}
+	role, err := container.FirstChild(en.cmd.Process.Pid, 5*time.Second)
+	if err == nil {
+		err = cgdelegate.Group{Dir: en.cgroup}.Attach(context.Background(), role)
+	}
+	if err != nil {
+		return fmt.Errorf("join the container's cgroup: %w", err)
+	}
+	return nil
 }
 
 func (en *entry) close() {

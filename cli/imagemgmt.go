@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -144,8 +145,12 @@ func printInspect(e *env, format string, objs []json.RawMessage) error {
 	}
 	var rows []any
 	for _, o := range objs {
+		// Numbers stay as written: a limit of 33554432 bytes must not
+		// print as 3.3554432e+07.
+		dec := json.NewDecoder(bytes.NewReader(o))
+		dec.UseNumber()
 		var v any
-		if err := json.Unmarshal(o, &v); err != nil {
+		if err := dec.Decode(&v); err != nil {
 			return err
 		}
 		rows = append(rows, v)

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/netslirp"
@@ -49,6 +51,9 @@ type stateJSON struct {
 	Error      string `json:"Error"`
 	StartedAt  string `json:"StartedAt"`
 	FinishedAt string `json:"FinishedAt"`
+	// CgroupPath is Podman's: the cgroup of the container's processes below
+	// the hierarchy's root, "" when it runs without one.
+	CgroupPath string `json:"CgroupPath"`
 }
 
 type hostConfigJSON struct {
@@ -72,6 +77,18 @@ type hostConfigJSON struct {
 	CapAdd          []string                     `json:"CapAdd"`
 	CapDrop         []string                     `json:"CapDrop"`
 	SecurityOpt     []string                     `json:"SecurityOpt"`
+	// Resources, in Docker's names and units (0: not limited).
+	Memory            int64  `json:"Memory"`
+	MemoryReservation int64  `json:"MemoryReservation"`
+	MemorySwap        int64  `json:"MemorySwap"`
+	NanoCpus          int64  `json:"NanoCpus"`
+	CpuShares         int64  `json:"CpuShares"`
+	CpuWeight         int64  `json:"CpuWeight"`
+	CpusetCpus        string `json:"CpusetCpus"`
+	PidsLimit         int64  `json:"PidsLimit"`
+	BlkioWeight       int64  `json:"BlkioWeight"`
+	CgroupManager     string `json:"CgroupManager"`
+	Cgroups           string `json:"Cgroups"`
 }
 
 type portBindingJSON struct {
@@ -151,6 +168,9 @@ func inspectContainer(records *container.Store, c *container.Container) containe
 		HostConfig: hostConfigJSON{
 			Binds: []string{}, NetworkMode: netMode, AutoRemove: cfg.AutoRemove, ReadonlyRootfs: cfg.ReadOnly,
 			Init: cfg.Init, UsernsMode: cfg.UserNS, CapAdd: []string{}, CapDrop: []string{}, SecurityOpt: []string{"no-new-privileges"},
+			Memory: cfg.Limits.Memory, MemoryReservation: cfg.Limits.MemoryReservation, MemorySwap: cfg.Limits.MemorySwap,
+			NanoCpus: cfg.Limits.NanoCPUs, CpuShares: cfg.Limits.CPUShares, CpuWeight: cfg.Limits.CPUWeight, CpusetCpus: cfg.Limits.CpusetCpus,
+			PidsLimit: cfg.Limits.PidsLimit, BlkioWeight: cfg.Limits.BlkioWeight, CgroupManager: cfg.CgroupManager, Cgroups: cfg.Cgroups,
 		},
 		Mounts: []mountJSON{},
 		Config: configJSON{
@@ -174,6 +194,11 @@ func inspectContainer(records *container.Store, c *container.Container) containe
 		if mode, err := network.Parse(cfg.Network); err == nil && mode.Kind == network.Slirp {
 			j.NetworkSettings["IPAddress"], j.NetworkSettings["Gateway"] = netslirp.GuestAddr, netslirp.GatewayAddr
 			j.NetworkSettings["MacAddress"] = cfg.MACAddress
+		}
+	}
+	if st.Cgroup != "" {
+		if rel, err := filepath.Rel(hierarchy().Root, (cgdelegate.Group{Dir: st.Cgroup}).Container()); err == nil {
+			j.State.CgroupPath = "/" + rel
 		}
 	}
 	if j.State.Paused {
@@ -312,4 +337,6 @@ type containerCmd struct {
 	Port    portCmd             `cmd:"" help:"List a container's published ports."`
 	Pause   pauseCmd            `cmd:"" help:"Pause containers."`
 	Unpause unpauseCmd          `cmd:"" help:"Resume paused containers."`
+	Stats   statsCmd            `cmd:"" help:"Show containers' resource use."`
+	Update  updateCmd           `cmd:"" help:"Change containers' resource limits."`
 }

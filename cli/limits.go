@@ -32,6 +32,19 @@ type limitFlags struct {
 
 // limits checks the flags into cgdelegate's terms.
 func (f limitFlags) limits() (cgdelegate.Limits, error) {
+	l, err := f.parse()
+	if err != nil {
+		return l, err
+	}
+	if _, err := l.Files(); err != nil {
+		return l, err
+	}
+	return l, nil
+}
+
+// parse reads the flags, each on its own; what they mean together (swap
+// with memory) is Files' to check, once box update has merged them.
+func (f limitFlags) parse() (cgdelegate.Limits, error) {
 	l := cgdelegate.Limits{CPUShares: f.CPUShares, CPUWeight: f.CPUWeight, CpusetCpus: f.CpusetCpus, PidsLimit: f.PidsLimit, BlkioWeight: f.BlkioWeight}
 	var err error
 	if l.Memory, err = ramFlag("--memory", f.Memory); err != nil {
@@ -73,9 +86,6 @@ func (f limitFlags) limits() (cgdelegate.Limits, error) {
 			}
 			(*d.dst)[dev] = v
 		}
-	}
-	if _, err := l.Files(); err != nil {
-		return l, err
 	}
 	return l, nil
 }

@@ -21,20 +21,29 @@ func (c *unpauseCmd) Run(e *env) error { return freezeAll(e, c.Containers, false
 // freezeAll pauses or resumes containers with their cgroup's freezer:
 // every process stops where it is, without a signal it could see.
 func freezeAll(e *env, refs []string, on bool) error {
+	action := "unpause"
+	if on {
+		action = "pause"
+	}
+	return forEach(e, refs, action, func(records *container.Store, ref string) error {
+		return freezeOne(records, ref, on)
+	})
+}
+
+// forEach runs fn on each named container, as Docker's commands that take
+// several do: an error is reported and the others go on; each success is
+// an event and the name on stdout.
+func forEach(e *env, refs []string, action string, fn func(*container.Store, string) error) error {
 	h, records, err := openRecords()
 	if err != nil {
 		return err
 	}
 	failed := 0
 	for _, ref := range refs {
-		if err := freezeOne(records, ref, on); err != nil {
+		if err := fn(records, ref); err != nil {
 			report(e, err)
 			failed++
 			continue
-		}
-		action := "unpause"
-		if on {
-			action = "pause"
 		}
 		containerEvent(h, records, ref, action, nil)
 		fmt.Fprintln(e.stdout, ref)

@@ -608,3 +608,27 @@ func TestRename(t *testing.T) {
 		t.Errorf("old name still resolves: %v", err)
 	}
 }
+
+func TestUpdateConfig(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "u", Restart: "no"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateConfig(c.Config.ID, func(cfg *Config) error { cfg.Restart = "always"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if err := s.UpdateConfig(c.Config.ID, func(cfg *Config) error { cfg.Restart = "no"; return boom }); err != boom {
+		t.Errorf("UpdateConfig with a failing fn = %v, want its error", err)
+	}
+	if got, err := s.Get("u"); err != nil || got.Config.Restart != "always" || got.Config.Name != "u" {
+		t.Errorf("after UpdateConfig: %+v, %v", got, err)
+	}
+	if err := s.UpdateConfig(strings.Repeat("a", 64), func(*Config) error { return nil }); !errors.Is(err, ErrNotFound) {
+		t.Errorf("UpdateConfig of a missing container = %v, want ErrNotFound", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // diedCode is what a record reports for a process that vanished without
@@ -175,4 +176,31 @@ func ChildOf(pid int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("no child of %d", pid)
+}
+
+// Threads counts process pid's threads (0 if it is gone).
+func Threads(pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0
+	}
+	return len(ents)
+}
+
+// FirstChild waits up to timeout for process pid to have a child and
+// returns it (the one a fork-and-wait helper such as nsenter makes).
+func FirstChild(pid int, timeout time.Duration) (int, error) {
+	path := fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)
+	for deadline := time.Now().Add(timeout); ; time.Sleep(time.Millisecond) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return 0, fmt.Errorf("find the child of %d: %w", pid, err)
+		}
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			return strconv.Atoi(f[0])
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("process %d made no child within %v", pid, timeout)
+		}
+	}
 }

@@ -252,19 +252,31 @@ func (s *Store) List() ([]*Container, error) {
 // Get returns. If fn fails, nothing is written and its error is returned
 // as is. id is a full ID.
 func (s *Store) Update(id string, fn func(*State) error) error {
+	return updateRecord(s, id, stateFile, fn)
+}
+
+// UpdateConfig runs fn on the container's recorded configuration under
+// its lock and writes the result atomically (box update). As with Update,
+// a failing fn writes nothing, and id is a full ID.
+func (s *Store) UpdateConfig(id string, fn func(*Config) error) error {
+	return updateRecord(s, id, configFile, fn)
+}
+
+// updateRecord is Update for either of a record's files.
+func updateRecord[T any](s *Store, id, file string, fn func(*T) error) error {
 	unlock, err := s.Lock(id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	var st State
-	if err := readJSON(filepath.Join(s.Dir(id), stateFile), &st); err != nil {
+	var v T
+	if err := readJSON(filepath.Join(s.Dir(id), file), &v); err != nil {
 		return fmt.Errorf("update container %s: %w", id, err)
 	}
-	if err := fn(&st); err != nil {
+	if err := fn(&v); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(s.Dir(id), stateFile), st); err != nil {
+	if err := writeJSON(filepath.Join(s.Dir(id), file), v); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return notFound(id) // removed while fn ran
 		}
@@ -402,6 +414,13 @@ func (s *Store) Rename(id, name string) error {
 	if err := CheckName(name); err != nil {
 		return fmt.Errorf("rename container: %w", err)
 	}
+	// The container's lock first, as everywhere, so that a rename and an
+	// UpdateConfig do not both rewrite the configuration from what they read.
+	unlockCt, err := s.Lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlockCt()
 	_, unlock, err := flock(filepath.Join(s.dir, storeLock))
 	if err != nil {
 		return fmt.Errorf("rename container: %w", err)

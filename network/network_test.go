@@ -123,3 +123,15 @@ func TestResolvConf(t *testing.T) {
 		}
 	}
 }
+
+func TestParseNetDev(t *testing.T) {
+	in := `Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:    1000      10    0    0    0     0          0         0     1000      10    0    0    0     0       0          0
+   tap0:  123456     100    0    0    0     0          0         0     7890      50    0    0    0     0       0          0
+  eth1: 4 1 0 0 0 0 0 0 6 1 0 0 0 0 0 0
+`
+	if got, want := parseNetDev([]byte(in)), (Counters{RX: 123460, TX: 7896}); got != want {
+		t.Errorf("parseNetDev = %+v, want %+v", got, want)
+	}
+}

@@ -46,7 +46,9 @@ func Start(cfg Config, stdio Stdio, beforeRun func(pid int) error) (*Process, er
 
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"box-init"}
-	cmd.Env = []string{roles.Env + "=" + roles.Init}
+	// One P: the init's threads count against --pids-limit, and it needs
+	// no parallelism. The command gets the container's environment, not this.
+	cmd.Env = []string{roles.Env + "=" + roles.Init, "GOMAXPROCS=1"}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
 	// fd 3: config, fd 4: setup errors (closed by exec), fd 5: console socket.
 	cmd.ExtraFiles = []*os.File{cfgR, errW}

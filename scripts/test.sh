@@ -27,6 +27,7 @@ PACKAGES=(
 	uidmap fuse-overlayfs fuse3 slirp4netns passt busybox-static iproute2
 	util-linux docker-registry skopeo umoci e2fsprogs python3 make git
 	ca-certificates curl procps systemd dbus dbus-user-session libpam-systemd
+	qemu-system-x86 debootstrap zstd
 )
 
 say() { printf '>>> %s\n' "$*"; }
@@ -101,6 +102,12 @@ as_root() {
 	fi
 	rm -rf "$smoke"
 
+	# The limits VM: on a full run, or when BOX_TEST_VM=1 asks for it.
+	if [[ ${BOX_TEST_VM:-$([[ $# -eq 0 && -z ${BOX_TEST_PKGS-} ]] && echo 1)} == 1 ]]; then
+		vm_stage "$dest" || rc=1
+		chown -R "$user:" "$dest/bin"
+	fi
+
 	say "running the tests as $user"
 	local urc=0
 	"$dest/scripts/as-user.sh" env PATH="$GOROOT_BIN:$SYS_PATH" \
@@ -110,6 +117,52 @@ as_root() {
 	mkdir -p "$ROOT/bin"
 	cp -f "$dest/bin/test.log" "$dest/bin/test.json" "$ROOT/bin/" 2>/dev/null || true
 	exit "$rc"
+}
+
+# vm_stage runs testscripts/testdata/vm in a VM with systemd and the
+# unified hierarchy (scripts/vm-stage.sh): the resource limits need cgroup
+# controllers that this machine may not delegate. Its results become go
+# test JSON in DEST/bin/vm.json, which the user's run adds to its summary.
+vm_stage() {
+	local dest=$1 payload vrc=0
+	local out=$dest/bin/vm json=$dest/bin/vm.json pkg=github.com/boxcli/box/testscripts/vm
+	mkdir -p "$out"
+	rm -f "$json"
+	payload=$(mktemp -d /tmp/box-vm-payload.XXXXXX)
+	say "limits VM: building the payload (box, the test binary, its helpers, images)"
+	if ! (cd "$ROOT" && export CGO_ENABLED=0 &&
+		go build -tags "$TAGS" -o "$payload/box" . &&
+		go test -c -tags "$TAGS" -o "$payload/testscripts.test" ./testscripts &&
+		mkdir -p "$payload/helpers" "$payload/testdata" &&
+		go build -tags "$TAGS" -o "$payload/helpers/" ./registrytest/cmd/testregistry ./testscripts/cmd/udpecho &&
+		go run -tags "$TAGS" ./imagetest/cmd/mkimages "$payload/images" >/dev/null &&
+		cp -r testscripts/testdata/vm "$payload/testdata/"); then
+		rm -rf "$payload"
+		printf '{"Action":"fail","Package":"%s","Output":"vm stage: building the payload failed\\n"}\n' "$pkg" >"$json"
+		return 1
+	fi
+	# In the VM, as boxvm in a login session (su through pam_systemd).
+	cat >"$payload/run-tests.sh" <<'EOF'
+#!/bin/sh
+cd "$(dirname "$0")" || exit 125
+{
+	env BOX_VM_STAGE=1 BOX_BINARY="$PWD/box" BOX_TEST_IMAGES="$PWD/images" BOX_TEST_HELPERS="$PWD/helpers" \
+		./testscripts.test -test.run '^TestVMScripts$' -test.v -test.timeout 12m 2>&1
+	echo $? >rc
+} | sed -u 's/^/VMOUT /'
+exit "$(cat rc)"
+EOF
+	chmod 755 "$payload/run-tests.sh"
+	say "limits VM: booting (qemu; the root filesystem is cached in ${VMSTAGE_CACHE:-/var/cache/box-vm-stage})"
+	VMSTAGE_TIMEOUT=${VMSTAGE_TIMEOUT:-900} "$ROOT/scripts/vm-stage.sh" "$out" "$payload" || vrc=$?
+	rm -rf "$payload"
+	tr -d '\r' <"$out/serial.log" | sed -n 's/^VMOUT //p' | go tool test2json -t -p "$pkg" >"$json" || true
+	if [[ $vrc -ne 0 ]]; then
+		printf '{"Action":"fail","Package":"%s","Output":"vm stage: exit %d; console in %s\\n"}\n' "$pkg" "$vrc" "$out/serial.log" >>"$json"
+		say "limits VM: FAILED (exit $vrc; console in $out/serial.log)"
+		return 1
+	fi
+	say "limits VM: ok"
 }
 
 # copy_checkout copies the files git knows (tracked or not ignored), or
@@ -156,8 +209,16 @@ as_user() {
 	say "go test ${pkgs[*]} $* (transcript: $ROOT/bin/test.log)"
 	local status
 	set +e
-	go test -tags "$TAGS" -count=1 -json -timeout "${BOX_TEST_TIMEOUT:-20m}" "${pkgs[@]}" "$@" 2>&1 |
-		tee bin/test.json | python3 scripts/gotest-summary.py --log bin/test.log
+	# The limits VM's results (vm_stage, as root) join the summary; its
+	# scripts are not run again here, where they could only be skipped.
+	local vm=()
+	if [[ -s bin/vm.json ]]; then
+		vm=(-skip '^TestVMScripts$')
+	fi
+	{
+		[[ ! -s bin/vm.json ]] || cat bin/vm.json
+		go test -tags "$TAGS" -count=1 -json -timeout "${BOX_TEST_TIMEOUT:-20m}" "${vm[@]}" "${pkgs[@]}" "$@" 2>&1
+	} | tee bin/test.json | python3 scripts/gotest-summary.py --log bin/test.log
 	status=("${PIPESTATUS[@]}")
 	set -e
 	# go test's status, and the summary's (which also fails on a failed

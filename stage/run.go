@@ -206,9 +206,19 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		stdio.Console = os.NewFile(fdConsole, "console")
 	}
 	// The CLI started this stage in the container's cgroup, if it has one.
+	// box update may change the limits while it runs: a restart takes the
+	// recorded ones.
 	files, err := cfg.Limits.Files()
 	if err != nil {
 		return 0, err
+	}
+	limits := func() map[string]string {
+		if c, err := records.Get(id); err == nil {
+			if f, err := c.Config.Limits.Files(); err == nil {
+				files = f
+			}
+		}
+		return files
 	}
 	var cg *cgdelegate.Group
 	if s.req.Cgroup != "" {
@@ -232,7 +242,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 			if err := cg.Join(pid); err != nil {
 				return err
 			}
-			if err := cg.Apply(files); err != nil {
+			if err := cg.Apply(limits()); err != nil {
 				return err
 			}
 		}
@@ -256,6 +266,14 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	if err != nil {
 		return 0, err
 	}
+	settle := func(proc *sandbox.Process) {
+		if cg != nil {
+			if err := cg.Settle(files, InitTasks(cfg, proc.Pid())); err != nil {
+				s.out.warnf("set the pids limit of %s: %v", cfg.Name, err)
+			}
+		}
+	}
+	settle(proc)
 	start, _ := container.SelfStartTime()
 	_ = records.Update(id, func(st *container.State) error {
 		*st = container.State{Status: container.Running, Pid: s.req.HostPID, PidStart: start, StartedAt: time.Now().UTC(), Ports: net.ports(), Cgroup: s.req.Cgroup}
@@ -267,7 +285,6 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		raw, _ := json.Marshal(RunResult{ID: id})
 		s.out.finish(Reply{Result: raw})
 	}
-	policy, _ := ParseRestart(cfg.Restart)
 	for restarts := 0; ; restarts++ {
 		code = waitSignalling(proc, sigs)
 		oom := cg != nil && cg.OOMKilled()
@@ -280,6 +297,11 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		net = nil
 		if logs != nil {
 			logs.exited(code)
+		}
+		// The policy as recorded now: box update may have changed it.
+		policy, _ := ParseRestart(cfg.Restart)
+		if c, err := records.Get(id); err == nil {
+			policy, _ = ParseRestart(c.Config.Restart)
 		}
 		if logs == nil || !policy.again(code, restarts, stopRequested(records, id)) {
 			break
@@ -301,6 +323,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		}
 		logs.started()
 		proc = next
+		settle(proc)
 		_ = records.Update(id, func(st *container.State) error {
 			st.RestartCount, st.StartedAt, st.ExitCode, st.Ports = restarts+1, time.Now().UTC(), code, net.ports()
 			return nil
@@ -327,6 +350,16 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		return nil
 	})
 	return code, nil
+}
+
+// InitTasks are the tasks of box's own --init, which the pids limit leaves
+// out (Docker's counts only tini's one): its threads now, and room for
+// those the Go runtime makes later.
+func InitTasks(cfg container.Config, pid int) int {
+	if !cfg.Init {
+		return 0
+	}
+	return container.Threads(pid) + cgdelegate.GoThreads
 }
 
 // waitSignalling waits for the container's PID 1, passing signals on.
