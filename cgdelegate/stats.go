@@ -3,7 +3,6 @@ package cgdelegate
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -51,7 +50,7 @@ func (g Group) Usage() (Usage, error) {
 		if st, err := readFlat(dir, "memory.stat"); err == nil && st["inactive_file"] < cur {
 			u.Memory -= st["inactive_file"]
 		}
-		u.MemoryLimit, _ = readInt(dir, "memory.max") // "max": 0
+		u.MemoryLimit, _ = readInt(dir, "memory.max")
 	}
 	if n, err := readInt(dir, "pids.current"); err == nil {
 		u.Pids = n
@@ -96,9 +95,7 @@ func readFlat(dir, name string) (map[string]int64, error) {
 	return parseFlatKeyed(b), nil
 }
 
-// errMax is a limit file's "max": no limit.
-var errMax = errors.New("max")
-
+// readInt reads a one-number file; a limit's "max" reads as 0, no limit.
 func readInt(dir, name string) (int64, error) {
 	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
@@ -106,7 +103,7 @@ func readInt(dir, name string) (int64, error) {
 	}
 	s := strings.TrimSpace(string(b))
 	if s == "max" {
-		return 0, errMax
+		return 0, nil
 	}
 	return strconv.ParseInt(s, 10, 64)
 }

@@ -220,6 +220,27 @@ func printTemplate(e *env, format string, rows any) error {
 	return nil
 }
 
+// forEach runs fn on each named container, as Docker's commands that take
+// several do: an error is reported and the others go on; each success is
+// an event (action, with attrs) and the name on stdout.
+func forEach(e *env, refs []string, action string, attrs map[string]string, fn func(*container.Store, string) error) error {
+	h, records, err := openRecords()
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, ref := range refs {
+		if err := fn(records, ref); err != nil {
+			report(e, err)
+			failed++
+			continue
+		}
+		containerEvent(h, records, ref, action, attrs)
+		fmt.Fprintln(e.stdout, ref)
+	}
+	return failures(failed)
+}
+
 type rmCmd struct {
 	Force      bool     `short:"f" help:"Kill running containers first."`
 	Volumes    bool     `short:"v" help:"Remove the containers' anonymous volumes too."`

@@ -122,7 +122,7 @@ func (c *infoCmd) Run(e *env) error {
 	if hi.CgroupControllers == nil {
 		hi.CgroupControllers = []string{}
 	}
-	if m, err := (&env{stderr: e.stderr}).maps(h, userns.Auto); err == nil {
+	if m, err := e.maps(h, userns.Auto); err == nil {
 		hi.IDMappings = idMapping{UIDMap: idMaps(m.UID), GIDMap: idMaps(m.GID)}
 	}
 	hi.Slirp4NetNS.Executable = lookPath("slirp4netns")

@@ -27,21 +27,9 @@ type stopCmd struct {
 }
 
 func (c *stopCmd) Run(e *env) error {
-	h, records, err := openRecords()
-	if err != nil {
-		return err
-	}
-	failed := 0
-	for _, ref := range c.Containers {
-		if err := stopOne(records, ref, time.Duration(c.Time)*time.Second); err != nil {
-			report(e, err)
-			failed++
-			continue
-		}
-		containerEvent(h, records, ref, "stop", nil)
-		fmt.Fprintln(e.stdout, ref)
-	}
-	return failures(failed)
+	return forEach(e, c.Containers, "stop", nil, func(records *container.Store, ref string) error {
+		return stopOne(records, ref, time.Duration(c.Time)*time.Second)
+	})
 }
 
 // stopOne sends the container's stop signal, then SIGKILL after timeout.
@@ -120,29 +108,17 @@ func (c *killCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	h, records, err := openRecords()
-	if err != nil {
-		return err
-	}
-	failed := 0
-	for _, ref := range c.Containers {
+	return forEach(e, c.Containers, "kill", map[string]string{"signal": strconv.Itoa(int(sig))}, func(records *container.Store, ref string) error {
 		ct, err := records.Get(ref)
-		if err == nil && ct.State.Status != container.Running {
-			err = fmt.Errorf("container %s is not running", ct.Config.Name)
-		}
-		if err == nil {
-			markStopped(records, ct.Config.ID)
-			err = signalContainer(ct, sig)
-		}
 		if err != nil {
-			report(e, err)
-			failed++
-			continue
+			return err
 		}
-		containerEvent(h, records, ref, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
-		fmt.Fprintln(e.stdout, ref)
-	}
-	return failures(failed)
+		if ct.State.Status != container.Running {
+			return fmt.Errorf("container %s is not running", ct.Config.Name)
+		}
+		markStopped(records, ct.Config.ID)
+		return signalContainer(ct, sig)
+	})
 }
 
 // parseSignal reads Docker's forms: KILL, SIGKILL, sigkill, 9.

@@ -25,30 +25,9 @@ func freezeAll(e *env, refs []string, on bool) error {
 	if on {
 		action = "pause"
 	}
-	return forEach(e, refs, action, func(records *container.Store, ref string) error {
+	return forEach(e, refs, action, nil, func(records *container.Store, ref string) error {
 		return freezeOne(records, ref, on)
 	})
-}
-
-// forEach runs fn on each named container, as Docker's commands that take
-// several do: an error is reported and the others go on; each success is
-// an event and the name on stdout.
-func forEach(e *env, refs []string, action string, fn func(*container.Store, string) error) error {
-	h, records, err := openRecords()
-	if err != nil {
-		return err
-	}
-	failed := 0
-	for _, ref := range refs {
-		if err := fn(records, ref); err != nil {
-			report(e, err)
-			failed++
-			continue
-		}
-		containerEvent(h, records, ref, action, nil)
-		fmt.Fprintln(e.stdout, ref)
-	}
-	return failures(failed)
 }
 
 func freezeOne(records *container.Store, ref string, on bool) error {

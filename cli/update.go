@@ -31,7 +31,7 @@ func (c *updateCmd) Run(e *env) error {
 			return err
 		}
 	}
-	return forEach(e, c.Containers, "update", func(records *container.Store, ref string) error {
+	return forEach(e, c.Containers, "update", nil, func(records *container.Store, ref string) error {
 		return c.updateOne(records, ref, n)
 	})
 }
