@@ -51,6 +51,7 @@ func (c *execCmd) Run(e *env) error {
 		User:       ct.Config.User,
 		Tty:        c.Tty,
 		Privileged: c.Privileged,
+		Security:   ct.Config.Security,
 	}
 	if c.Workdir != "" {
 		cfg.Cwd = c.Workdir

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/boxcli/box/cgdelegate"
@@ -13,26 +14,31 @@ import (
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/netslirp"
 	"github.com/boxcli/box/network"
+	"github.com/boxcli/box/security"
 	"github.com/boxcli/box/stage"
 )
 
 // containerJSON is `docker container inspect`'s shape, with Docker's names.
 type containerJSON struct {
-	ID              string            `json:"Id"`
-	Created         string            `json:"Created"`
-	Path            string            `json:"Path"`
-	Args            []string          `json:"Args"`
-	State           stateJSON         `json:"State"`
-	Image           string            `json:"Image"`
-	ResolvConfPath  string            `json:"ResolvConfPath"`
-	HostnamePath    string            `json:"HostnamePath"`
-	HostsPath       string            `json:"HostsPath"`
-	LogPath         string            `json:"LogPath"`
-	Name            string            `json:"Name"`
-	RestartCount    int               `json:"RestartCount"`
-	Driver          string            `json:"Driver"`
-	Platform        string            `json:"Platform"`
-	HostConfig      hostConfigJSON    `json:"HostConfig"`
+	ID             string         `json:"Id"`
+	Created        string         `json:"Created"`
+	Path           string         `json:"Path"`
+	Args           []string       `json:"Args"`
+	State          stateJSON      `json:"State"`
+	Image          string         `json:"Image"`
+	ResolvConfPath string         `json:"ResolvConfPath"`
+	HostnamePath   string         `json:"HostnamePath"`
+	HostsPath      string         `json:"HostsPath"`
+	LogPath        string         `json:"LogPath"`
+	Name           string         `json:"Name"`
+	RestartCount   int            `json:"RestartCount"`
+	Driver         string         `json:"Driver"`
+	Platform       string         `json:"Platform"`
+	HostConfig     hostConfigJSON `json:"HostConfig"`
+	// Podman's: the capabilities the command starts with (none for a
+	// non-root user) and those it may ever have.
+	EffectiveCaps   []string          `json:"EffectiveCaps"`
+	BoundingCaps    []string          `json:"BoundingCaps"`
 	Mounts          []mountJSON       `json:"Mounts"`
 	Config          configJSON        `json:"Config"`
 	NetworkSettings map[string]any    `json:"NetworkSettings"`
@@ -77,6 +83,8 @@ type hostConfigJSON struct {
 	CapAdd          []string                     `json:"CapAdd"`
 	CapDrop         []string                     `json:"CapDrop"`
 	SecurityOpt     []string                     `json:"SecurityOpt"`
+	MaskedPaths     []string                     `json:"MaskedPaths"`
+	ReadonlyPaths   []string                     `json:"ReadonlyPaths"`
 	// Resources, in Docker's names and units (0: not limited).
 	Memory            int64  `json:"Memory"`
 	MemoryReservation int64  `json:"MemoryReservation"`
@@ -167,7 +175,9 @@ func inspectContainer(records *container.Store, c *container.Container) containe
 		Platform:     "linux",
 		HostConfig: hostConfigJSON{
 			Binds: []string{}, NetworkMode: netMode, AutoRemove: cfg.AutoRemove, ReadonlyRootfs: cfg.ReadOnly,
-			Init: cfg.Init, UsernsMode: cfg.UserNS, CapAdd: []string{}, CapDrop: []string{}, SecurityOpt: []string{"no-new-privileges"},
+			Init: cfg.Init, UsernsMode: cfg.UserNS, Privileged: cfg.Security.Privileged,
+			CapAdd: nonNilStrings(cfg.Security.CapAdd), CapDrop: nonNilStrings(cfg.Security.CapDrop), SecurityOpt: securityOpt(cfg.Security),
+			MaskedPaths: nonNilStrings(cfg.Security.MaskedPaths()), ReadonlyPaths: nonNilStrings(cfg.Security.ReadonlyPaths()),
 			Memory: cfg.Limits.Memory, MemoryReservation: cfg.Limits.MemoryReservation, MemorySwap: cfg.Limits.MemorySwap,
 			NanoCpus: cfg.Limits.NanoCPUs, CpuShares: cfg.Limits.CPUShares, CpuWeight: cfg.Limits.CPUWeight, CpusetCpus: cfg.Limits.CpusetCpus,
 			PidsLimit: cfg.Limits.PidsLimit, BlkioWeight: cfg.Limits.BlkioWeight, CgroupManager: cfg.CgroupManager, Cgroups: cfg.Cgroups,
@@ -181,6 +191,13 @@ func inspectContainer(records *container.Store, c *container.Container) containe
 		NetworkSettings: map[string]any{"Networks": map[string]any{}, "Ports": map[string][]portBindingJSON{}},
 	}
 	j.HostConfig.PortBindings, j.HostConfig.PublishAllPorts = portMap(cfg.Ports), cfg.PublishAll
+	j.BoundingCaps, j.EffectiveCaps = []string{}, []string{}
+	if caps, err := cfg.Security.Caps(); err == nil {
+		j.BoundingCaps = security.CapNames(caps)
+		if u := cfg.User; u == "" || u == "0" || u == "root" || strings.HasPrefix(u, "0:") || strings.HasPrefix(u, "root:") {
+			j.EffectiveCaps = j.BoundingCaps
+		}
+	}
 	j.HostConfig.Dns, j.HostConfig.DnsSearch = nonNilStrings(cfg.DNS), nonNilStrings(cfg.DNSSearch)
 	j.HostConfig.DnsOptions, j.HostConfig.ExtraHosts = nonNilStrings(cfg.DNSOptions), nonNilStrings(cfg.ExtraHosts)
 	if len(cfg.ExposedPorts) > 0 {
@@ -339,4 +356,17 @@ type containerCmd struct {
 	Unpause unpauseCmd          `cmd:"" help:"Resume paused containers."`
 	Stats   statsCmd            `cmd:"" help:"Show containers' resource use."`
 	Update  updateCmd           `cmd:"" help:"Change containers' resource limits."`
+}
+
+// securityOpt is Docker's HostConfig.SecurityOpt: what was given, with
+// box's default no_new_privs shown as if it had been.
+func securityOpt(o security.Options) []string {
+	out := append([]string{}, o.Given...)
+	if o.NoNewPrivileges == nil && o.NoNewPrivs() {
+		out = append(out, "no-new-privileges")
+	}
+	if o.Seccomp == "" && o.Privileged {
+		out = append(out, "seccomp=unconfined")
+	}
+	return out
 }

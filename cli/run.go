@@ -24,6 +24,7 @@ import (
 	"github.com/boxcli/box/network"
 	"github.com/boxcli/box/portfwd"
 	"github.com/boxcli/box/sandbox"
+	"github.com/boxcli/box/security"
 	"github.com/boxcli/box/stage"
 	"github.com/boxcli/box/userns"
 )
@@ -68,6 +69,10 @@ type runCmd struct {
 	Restart       string            `default:"no" help:"Restart policy, kept by the container's monitor: no, on-failure[:N], always, unless-stopped."`
 	CIDFile       string            `name:"cidfile" type:"path" help:"Write the container ID to this file (which must not exist)."`
 	DetachKeys    string            `name:"detach-keys" default:"ctrl-p,ctrl-q" help:"Keys that detach from -it and leave the container running (\"\" turns detaching off)."`
+	Privileged    bool              `help:"Give the container every capability of its user namespace, with no seccomp filter and no masked paths."`
+	CapAdd        []string          `name:"cap-add" help:"Add Linux capabilities (NET_ADMIN or CAP_NET_ADMIN; ALL for every one)."`
+	CapDrop       []string          `name:"cap-drop" help:"Drop Linux capabilities (ALL for every one)."`
+	SecurityOpt   []string          `name:"security-opt" sep:"none" help:"seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false], mask=PATH[:PATH...], unmask=PATH[:PATH...]|ALL, label=disable."`
 	SigProxy      bool              `name:"sig-proxy" default:"true" negatable:"" help:"Pass the signals box receives to the container (without a terminal)."`
 
 	Image string   `arg:"" help:"Image to run (or, with --rootfs, the command)."`
@@ -308,6 +313,11 @@ func (c *runCmd) config(warn func(string)) (container.Config, error) {
 	if err := c.networkConfig(&cfg, warn); err != nil {
 		return cfg, err
 	}
+	sec, err := security.Parse(c.Privileged, c.CapAdd, c.CapDrop, c.SecurityOpt, os.ReadFile)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Security = sec
 	limits, err := c.limits()
 	if err != nil {
 		return cfg, err

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/boxcli/box/cgdelegate"
+	"github.com/boxcli/box/security"
 )
 
 // Mount is a bind mount, tmpfs or volume asked for with -v, --mount or --tmpfs.
@@ -78,6 +79,7 @@ type Config struct {
 	StopSignal    string            `json:"stopSignal,omitempty"`
 	Restart       string            `json:"restart,omitempty"` // no, on-failure[:N], always
 	Labels        map[string]string `json:"labels,omitempty"`
+	Security      security.Options  `json:"security"`
 }
 
 // Status is where a container is in its life.

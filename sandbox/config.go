@@ -14,6 +14,7 @@ import (
 	"os"
 
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/security"
 )
 
 // TermSize is a terminal's size in characters.
@@ -44,6 +45,8 @@ type Config struct {
 	// NestedUserNS asks for a user namespace of the container's own
 	// (--userns=keep-id); the stage writes its maps.
 	NestedUserNS bool `json:"nestedUserns,omitempty"`
+	// Security: capabilities, seccomp, no_new_privs, masked paths.
+	Security security.Options `json:"security"`
 }
 
 // Errors the CLI turns into Docker's exit codes.

@@ -8,17 +8,22 @@ import (
 	"runtime"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/boxcli/box/security"
 )
 
 // ExecConfig is what box exec's helper needs inside the container.
 type ExecConfig struct {
-	Args       []string `json:"args"`
-	Env        []string `json:"env"`
-	Cwd        string   `json:"cwd"`
-	User       string   `json:"user,omitempty"`
-	Tty        bool     `json:"tty,omitempty"`
-	Size       TermSize `json:"size"`
-	Privileged bool     `json:"privileged,omitempty"`
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+	Cwd  string   `json:"cwd"`
+	User string   `json:"user,omitempty"`
+	Tty  bool     `json:"tty,omitempty"`
+	Size TermSize `json:"size"`
+	// Privileged: every capability (box exec --privileged); Security is
+	// the container's own settings, which the command is held to.
+	Privileged bool             `json:"privileged,omitempty"`
+	Security   security.Options `json:"security"`
 }
 
 // The exec helper's inherited descriptors (see cli/exec.go): fd 3 is the
@@ -68,17 +73,11 @@ func ExecMain() int {
 	if err != nil {
 		return fail(execKind(err), err)
 	}
-	caps := defaultCaps()
-	if cfg.Privileged {
-		if caps, err = allCaps(); err != nil {
-			return fail("", err)
-		}
-	}
-	if err := dropPrivileges(user, caps); err != nil {
+	if err := restrict(user, cfg.Security, cfg.Privileged); err != nil {
 		return fail("", err)
 	}
-	if err := unix.Chdir(cfg.Cwd); err != nil {
-		return fail("config", fmt.Errorf("chdir to working dir %q: %w", cfg.Cwd, err))
+	if err := enterCwd(cfg.Cwd); err != nil {
+		return fail("config", err)
 	}
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fail("", fmt.Errorf("close fds: %w", err))
@@ -93,19 +92,6 @@ func ExecMain() int {
 		return 127
 	}
 	return 126
-}
-
-// allCaps is every capability the kernel knows: what --privileged keeps.
-func allCaps() ([]uintptr, error) {
-	last, err := lastCap()
-	if err != nil {
-		return nil, err
-	}
-	caps := make([]uintptr, 0, last+1)
-	for c := uintptr(0); c <= last; c++ {
-		caps = append(caps, c)
-	}
-	return caps, nil
 }
 
 // ReadExecStatus reads the exec helper's one message: nil when it is

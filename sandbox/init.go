@@ -64,11 +64,11 @@ func Main() int {
 	if err != nil {
 		return fail(execKind(err), err)
 	}
-	if err := dropPrivileges(user, defaultCaps()); err != nil {
+	if err := restrict(user, cfg.Security, false); err != nil {
 		return fail("", err)
 	}
-	if err := unix.Chdir(cfg.Cwd); err != nil {
-		return fail("config", fmt.Errorf("chdir to working dir %q: %w", cfg.Cwd, err))
+	if err := enterCwd(cfg.Cwd); err != nil {
+		return fail("config", err)
 	}
 	// Whatever fd the stage handed us besides stdio must not reach the
 	// command (CVE-2024-21626 class); the error pipe is closed by the exec.
@@ -202,6 +202,22 @@ func prepareCwd(cwd string, u User) error {
 		return fmt.Errorf("create working dir %q: %w", cwd, err)
 	}
 	return os.Lchown(cwd, int(u.UID), int(u.GID))
+}
+
+// enterCwd changes to the command's working directory and makes sure it
+// lies inside the container's root: a path through a descriptor still
+// open here (/proc/self/fd/N) could otherwise leave the command in a host
+// directory (CVE-2024-21626); the kernel then has no path for it in this
+// root, which getcwd reports as an error.
+func enterCwd(cwd string) error {
+	if err := unix.Chdir(cwd); err != nil {
+		return fmt.Errorf("chdir to working dir %q: %w", cwd, err)
+	}
+	wd, err := unix.Getwd()
+	if err != nil || !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("working dir %q is outside the container", cwd)
+	}
+	return nil
 }
 
 func loopbackUp() error {

@@ -4,29 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
 	"github.com/boxcli/box/container"
 )
-
-// maskedPaths are hidden from the container, and readonlyPaths it may
-// read but not write: runc's defaults, which Docker and Podman share.
-func maskedPaths() []string {
-	return []string{
-		"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-		"/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
-	}
-}
-
-func readonlyPaths() []string {
-	return []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
-}
 
 // hostDevices are the device nodes a container gets from the host.
 func hostDevices() []string { return []string{"null", "zero", "full", "random", "urandom", "tty"} }
@@ -46,27 +32,39 @@ func run(ops []op) error {
 	return nil
 }
 
-// setupRootfs builds the container's view under root, in this process's
-// own mount namespace, and pivots into it.
+// setupRootfs builds the container's view under cfg.Rootfs, in this
+// process's own mount namespace, and pivots into it.
+//
+// Every path inside the root filesystem is resolved with each component
+// confined to it (openat2's RESOLVE_IN_ROOT, through pathrs-lite) into an
+// O_PATH handle, and the mount goes onto that handle through /proc/self/fd:
+// a symlink in the image, or one swapped in meanwhile by another container
+// sharing a directory, cannot send a mount or a file outside the root.
 func setupRootfs(cfg *Config, gid5 bool) error {
-	root := cfg.Rootfs
+	var root rootDir
+	defer root.close()
+	sec := cfg.Security
 	ops := []op{
 		// Never assume shared propagation; nothing done here may leak out.
 		{"make / private", func() error { return unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "") }},
 		// pivot_root needs a mount point; a vfs rootfs is a plain directory.
-		{"bind rootfs", func() error { return unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, "") }},
+		{"bind rootfs", func() error { return unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, "") }},
+		{"open rootfs", func() (err error) {
+			root.f, err = os.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			return err
+		}},
 		{"mount /proc", func() error {
-			return mountAt(root, "/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+			return root.mount("/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 		}},
 		{"mount /dev", func() error { return setupDev(root, gid5) }},
-		{"mount /sys", func() error { return mountSys(root, cfg.NewNet || cfg.JoinNet) }},
+		{"mount /sys", func() error { return mountSys(root, cfg.NewNet || cfg.JoinNet, sec.Privileged) }},
 	}
 	if cfg.ReadOnly {
 		// As podman's --read-only-tmpfs: programs need somewhere to write.
 		for _, d := range []string{"/tmp", "/var/tmp", "/run"} {
 			d := d
 			ops = append(ops, op{"mount tmpfs on " + d, func() error {
-				return mountAt(root, d, "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
+				return root.mount(d, "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
 			}})
 		}
 	}
@@ -75,42 +73,96 @@ func setupRootfs(cfg *Config, gid5 bool) error {
 		ops = append(ops, op{fmt.Sprintf("mount %s on %s", m.Type, m.Destination), func() error { return mountUser(root, m) }})
 	}
 	ops = append(ops,
-		op{"mask paths", func() error { return maskPaths(root) }},
-		op{"pivot_root", func() error { return pivot(root) }},
+		op{"mask paths", func() error { return maskPaths(root, sec.MaskedPaths(), sec.ReadonlyPaths()) }},
+		op{"pivot_root", func() error { return pivot(root.f) }},
 	)
 	if cfg.ReadOnly {
 		ops = append(ops, op{"make rootfs read-only", func() error {
-			return remountRO("/", false)
+			return remountROPath("/", false)
 		}})
 	}
 	return run(ops)
 }
 
-// mountAt mounts fstype at dest inside root, creating the directory.
-func mountAt(root, dest, source, fstype string, flags uintptr, data string) error {
-	target, err := securejoin.SecureJoin(root, dest)
+// rootDir is the container's root filesystem, by handle.
+type rootDir struct{ f *os.File }
+
+func (r rootDir) close() {
+	if r.f != nil {
+		r.f.Close()
+	}
+}
+
+// dir returns a handle on the directory dest inside the root, creating it
+// and its parents where missing.
+func (r rootDir) dir(dest string) (*os.File, error) {
+	return pathrs.MkdirAllHandle(r.f, dest, 0o755)
+}
+
+// file returns a handle on dest inside the root, creating an empty file
+// (and its parent directories) where nothing is. An existing one is left
+// alone: it may belong to an id box cannot write as (the host's
+// /etc/hosts under --rootfs /), and a bind needs no write access.
+func (r rootDir) file(dest string) (*os.File, error) {
+	if h, err := r.open(dest); err == nil {
+		return h, nil
+	}
+	parent, err := r.dir(path.Dir(dest))
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	fd, err := unix.Openat(int(parent.Fd()), path.Base(dest), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("create %s: %w", dest, err)
+	}
+	if err == nil {
+		unix.Close(fd)
+	}
+	return r.open(dest)
+}
+
+// open returns a handle on dest inside the root, which must exist.
+func (r rootDir) open(dest string) (*os.File, error) {
+	return pathrs.OpenatInRoot(r.f, dest)
+}
+
+// mount mounts fstype at the directory dest inside the root.
+func (r rootDir) mount(dest, source, fstype string, flags uintptr, data string) error {
+	h, err := r.dir(dest)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(target, 0o755); err != nil {
-		return err
-	}
-	return unix.Mount(source, target, fstype, flags, data)
+	defer h.Close()
+	return unix.Mount(source, fdPath(h), fstype, flags, data)
 }
 
-func setupDev(root string, gid5 bool) error {
-	dev := filepath.Join(root, "dev")
-	if err := mountAt(root, "/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+// fdPath names what an open handle refers to, for calls that take a path.
+func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
+
+func setupDev(root rootDir, gid5 bool) error {
+	if err := root.mount("/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
 		return err
 	}
+	// The tmpfs now on /dev, not the directory under it.
+	dev, err := root.open("/dev")
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
 	for _, d := range hostDevices() {
-		target := filepath.Join(dev, d)
-		f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY, 0o666)
+		fd, err := unix.Openat(int(dev.Fd()), d, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o666)
+		if err != nil {
+			return fmt.Errorf("create /dev/%s: %w", d, err)
+		}
+		unix.Close(fd)
+		h, err := root.open("/dev/" + d)
 		if err != nil {
 			return err
 		}
-		f.Close()
-		if err := unix.Mount("/dev/"+d, target, "", unix.MS_BIND, ""); err != nil {
+		err = unix.Mount("/dev/"+d, fdPath(h), "", unix.MS_BIND, "")
+		h.Close()
+		if err != nil {
 			return fmt.Errorf("bind /dev/%s: %w", d, err)
 		}
 	}
@@ -118,13 +170,13 @@ func setupDev(root string, gid5 bool) error {
 	if gid5 {
 		opts += ",gid=5" // the tty group, where the namespace maps it
 	}
-	if err := mountAt(root, "/dev/pts", "devpts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, opts); err != nil {
+	if err := root.mount("/dev/pts", "devpts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, opts); err != nil {
 		return fmt.Errorf("devpts: %w", err)
 	}
-	if err := mountAt(root, "/dev/shm", "shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
+	if err := root.mount("/dev/shm", "shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
 		return err
 	}
-	if err := mountAt(root, "/dev/mqueue", "mqueue", "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+	if err := root.mount("/dev/mqueue", "mqueue", "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("mqueue: %w", err)
 	}
 	links := [][2]string{
@@ -132,85 +184,75 @@ func setupDev(root string, gid5 bool) error {
 		{"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}, {"/proc/kcore", "core"},
 	}
 	for _, l := range links {
-		if err := os.Symlink(l[0], filepath.Join(dev, l[1])); err != nil {
-			return err
+		if err := unix.Symlinkat(l[0], int(dev.Fd()), l[1]); err != nil {
+			return fmt.Errorf("symlink /dev/%s: %w", l[1], err)
 		}
 	}
 	return nil
 }
 
-func mountSys(root string, newNet bool) error {
-	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY)
+func mountSys(root rootDir, newNet, privileged bool) error {
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
 	if newNet {
-		return mountAt(root, "/sys", "sysfs", "sysfs", flags, "")
+		if !privileged {
+			flags |= unix.MS_RDONLY
+		}
+		return root.mount("/sys", "sysfs", "sysfs", flags, "")
 	}
 	// A new sysfs needs a network namespace of our own; with the host's,
 	// show the host's /sys, read-only.
-	target, err := securejoin.SecureJoin(root, "/sys")
-	if err != nil {
+	if err := root.bind("/sys", "/sys", true); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(target, 0o755); err != nil {
-		return err
-	}
-	if err := unix.Mount("/sys", target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return err
-	}
-	return remountRO(target, true)
+	return root.remountRO("/sys", true)
 }
 
-// mountUser applies one -v, --mount or --tmpfs. The destination is
-// resolved inside root so a symlink in the image cannot send it outside.
-func mountUser(root string, m container.Mount) error {
-	target, err := securejoin.SecureJoin(root, m.Destination)
+// bind mounts the host's src on dest inside the root. src is opened once
+// and that very file is what gets mounted, whatever its path turns into.
+func (r rootDir) bind(src, dest string, recursive bool) error {
+	s, err := os.OpenFile(src, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
+	defer s.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(s.Fd()), &st); err != nil {
+		return err
+	}
+	var h *os.File
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		h, err = r.dir(dest)
+	} else {
+		h, err = r.file(dest)
+	}
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	flags := uintptr(unix.MS_BIND)
+	if recursive {
+		flags |= unix.MS_REC
+	}
+	return unix.Mount(fdPath(s), fdPath(h), "", flags, "")
+}
+
+// mountUser applies one -v, --mount or --tmpfs.
+func mountUser(root rootDir, m container.Mount) error {
 	ro := hasOpt(m.Options, "ro") || hasOpt(m.Options, "readonly")
 	switch m.Type {
 	case "tmpfs":
-		if err := os.MkdirAll(target, 0o755); err != nil {
-			return err
-		}
 		flags, data := tmpfsOptions(m.Options)
-		return unix.Mount("tmpfs", target, "tmpfs", flags, data)
+		return root.mount(m.Destination, "tmpfs", "tmpfs", flags, data)
 	case "bind", "volume", "":
-		fi, err := os.Stat(m.Source)
-		if err != nil {
-			return err
-		}
-		if err := mountpoint(target, fi.IsDir()); err != nil {
-			return err
-		}
-		if err := unix.Mount(m.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if err := root.bind(m.Source, m.Destination, true); err != nil {
 			return err
 		}
 		if ro {
-			return remountRO(target, true)
+			return root.remountRO(m.Destination, true)
 		}
 		return nil
 	}
 	return fmt.Errorf("unknown mount type %q", m.Type)
-}
-
-// mountpoint makes sure target exists as a directory or a file. An existing
-// one is left alone: it may belong to an id box cannot write as (the
-// host's /etc/hosts under --rootfs /), and a bind needs no write access.
-func mountpoint(target string, dir bool) error {
-	if _, err := os.Stat(target); err == nil {
-		return nil
-	}
-	if dir {
-		return os.MkdirAll(target, 0o755)
-	}
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|unix.O_NOFOLLOW, 0o644)
-	if err != nil {
-		return err
-	}
-	return f.Close()
 }
 
 func hasOpt(opts []string, o string) bool {
@@ -250,63 +292,90 @@ func tmpfsOptions(opts []string) (uintptr, string) {
 	return flags, strings.Join(data, ",")
 }
 
+// remountRO makes the mount now at dest inside the root read-only. The
+// path is resolved again: the handle taken before the mount names what
+// lies under it.
+func (r rootDir) remountRO(dest string, recursive bool) error {
+	h, err := r.open(dest)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return remountRO(h, recursive)
+}
+
+func remountROPath(p string, recursive bool) error {
+	h, err := os.OpenFile(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return remountRO(h, recursive)
+}
+
 // remountRO makes a bind mount read-only. mount_setattr covers the whole
 // tree at once; the older remount must keep the flags the kernel locked
 // when the mount crossed into our user namespace (nosuid, nodev, ...).
-func remountRO(target string, recursive bool) error {
+func remountRO(h *os.File, recursive bool) error {
 	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-	flags := unix.AT_NO_AUTOMOUNT
+	flags := unix.AT_EMPTY_PATH | unix.AT_NO_AUTOMOUNT
 	if recursive {
 		flags |= unix.AT_RECURSIVE
 	}
-	err := unix.MountSetattr(-1, target, uint(flags), attr)
+	err := unix.MountSetattr(int(h.Fd()), "", uint(flags), attr)
 	if err == nil {
 		return nil
 	}
 	if !errors.Is(err, unix.ENOSYS) {
-		return fmt.Errorf("mount_setattr %s: %w", target, err)
+		return fmt.Errorf("mount_setattr: %w", err)
 	}
 	var st unix.Statfs_t
-	if err := unix.Statfs(target, &st); err != nil {
+	if err := unix.Fstatfs(int(h.Fd()), &st); err != nil {
 		return err
 	}
 	locked := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_RELATIME | unix.MS_NODIRATIME)
-	return unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|locked, "")
+	return unix.Mount("", fdPath(h), "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|locked, "")
 }
 
-func maskPaths(root string) error {
-	null := filepath.Join(root, "dev/null")
-	for _, p := range maskedPaths() {
-		target, err := securejoin.SecureJoin(root, p)
-		if err != nil {
-			return err
-		}
-		fi, err := os.Stat(target)
+// maskPaths hides masked (an empty read-only tmpfs on a directory, the
+// container's /dev/null on a file) and makes readonly read-only; paths the
+// root filesystem lacks are skipped.
+func maskPaths(root rootDir, masked, readonly []string) error {
+	null, err := root.open("/dev/null")
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	for _, p := range masked {
+		h, err := root.open(p)
 		if err != nil {
 			continue // nothing to hide
 		}
-		if fi.IsDir() {
-			err = unix.Mount("tmpfs", target, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0")
-		} else {
-			err = unix.Mount(null, target, "", unix.MS_BIND, "")
+		var st unix.Stat_t
+		if err = unix.Fstat(int(h.Fd()), &st); err == nil {
+			if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+				err = unix.Mount("tmpfs", fdPath(h), "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0")
+			} else {
+				err = unix.Mount(fdPath(null), fdPath(h), "", unix.MS_BIND, "")
+			}
 		}
+		h.Close()
 		if err != nil {
 			return fmt.Errorf("mask %s: %w", p, err)
 		}
 	}
-	for _, p := range readonlyPaths() {
-		target, err := securejoin.SecureJoin(root, p)
+	for _, p := range readonly {
+		h, err := root.open(p)
 		if err != nil {
-			return err
-		}
-		if _, err := os.Stat(target); err != nil {
 			continue
 		}
-		if err := unix.Mount(target, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		err = unix.Mount(fdPath(h), fdPath(h), "", unix.MS_BIND|unix.MS_REC, "")
+		h.Close()
+		if err != nil {
 			return fmt.Errorf("bind %s: %w", p, err)
 		}
-		if err := remountRO(target, true); err != nil {
-			return err
+		if err := root.remountRO(p, true); err != nil {
+			return fmt.Errorf("make %s read-only: %w", p, err)
 		}
 	}
 	return nil
@@ -315,8 +384,8 @@ func maskPaths(root string) error {
 // pivot moves into root and detaches the old root, the way runc does
 // without a temporary directory: pivot_root(".", ".") stacks the old root
 // on top, and the lazy unmount takes it away.
-func pivot(root string) error {
-	if err := unix.Chdir(root); err != nil {
+func pivot(root *os.File) error {
+	if err := unix.Fchdir(int(root.Fd())); err != nil {
 		return err
 	}
 	if err := unix.PivotRoot(".", "."); err != nil {

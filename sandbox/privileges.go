@@ -6,31 +6,58 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moby/sys/capability"
 	"golang.org/x/sys/unix"
+
+	"github.com/boxcli/box/security"
 )
 
-// defaultCaps is Docker's default capability set.
-func defaultCaps() []uintptr {
-	return []uintptr{
-		unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FSETID, unix.CAP_FOWNER,
-		unix.CAP_MKNOD, unix.CAP_NET_RAW, unix.CAP_SETGID, unix.CAP_SETUID,
-		unix.CAP_SETFCAP, unix.CAP_SETPCAP, unix.CAP_NET_BIND_SERVICE,
-		unix.CAP_SYS_CHROOT, unix.CAP_KILL, unix.CAP_AUDIT_WRITE,
+// restrict applies the container's security options to this thread, last
+// thing before the command is exec'd: the user's ids, the capability set,
+// no_new_privs and the seccomp filter. With no_new_privs the filter goes
+// on after the capabilities are gone, so the fewest syscalls run under
+// it; without, loading it needs CAP_SYS_ADMIN, so it goes on first.
+// everyCap (box exec --privileged) keeps every capability, under the
+// container's own filter, as Docker's exec does.
+func restrict(u User, sec security.Options, everyCap bool) error {
+	filter, err := sec.Filter()
+	if err != nil {
+		return err
 	}
+	if everyCap {
+		sec.Privileged = true
+	}
+	caps, err := sec.Caps()
+	if err != nil {
+		return err
+	}
+	nnp := sec.NoNewPrivs()
+	if !nnp {
+		if err := security.Load(filter); err != nil {
+			return err
+		}
+	}
+	if err := dropPrivileges(u, caps, nnp); err != nil {
+		return err
+	}
+	if nnp {
+		return security.Load(filter)
+	}
+	return nil
 }
 
-// dropPrivileges leaves the thread with the user's ids, the given
-// capabilities (none for a non-root user, as in Docker) and no way to gain
-// more: the bounding set is cut, ambient capabilities that carried the
-// stage through its exec are cleared, and no_new_privs is set.
-func dropPrivileges(u User, caps []uintptr) error {
+// dropPrivileges leaves the thread with the user's ids and the given
+// capabilities (none effective for a non-root user, as in Docker), and cuts
+// the bounding set so no more can be gained; ambient capabilities that
+// carried the stage through its exec are cleared. nnp sets no_new_privs.
+func dropPrivileges(u User, caps []capability.Cap, nnp bool) error {
 	last, err := lastCap()
 	if err != nil {
 		return err
 	}
 	keep := map[uintptr]bool{}
 	for _, c := range caps {
-		keep[c] = true
+		keep[uintptr(c)] = true
 	}
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
@@ -71,6 +98,9 @@ func dropPrivileges(u User, caps []uintptr) error {
 	}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset: %w", err)
+	}
+	if !nnp {
+		return nil
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("set no_new_privs: %w", err)

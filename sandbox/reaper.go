@@ -31,14 +31,15 @@ func reap(path string, args, env []string, tty bool, errPipe *os.File, fail func
 		// terminal, so a Ctrl-C from the tty reaches it once, not twice.
 		Sys: &syscall.SysProcAttr{Setpgid: true, Foreground: tty, Ctty: 0},
 	}
+	// Keep the container's processes away from this box process and its
+	// /proc/1/exe (CVE-2019-5736 class), from before the first of them
+	// exists; the command's own exec makes it dumpable again.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	pid, err := syscall.ForkExec(path, args, attr)
 	if err != nil {
 		return fail(execKind(err), fmt.Errorf("exec %q: %w", args[0], err))
 	}
 	errPipe.Close()
-	// Keep the container's processes away from this box binary's
-	// /proc/1/exe (CVE-2019-5736 class).
-	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	for sig := range sigs {
 		if sig != syscall.SIGCHLD {
 			_ = syscall.Kill(pid, sig.(syscall.Signal))

@@ -44,7 +44,7 @@ func Start(cfg Config, stdio Stdio, beforeRun func(pid int) error) (*Process, er
 	defer errR.Close()
 	defer errW.Close()
 
-	cmd := exec.Command("/proc/self/exe")
+	cmd := exec.Command(readOnlySelf())
 	cmd.Args = []string{"box-init"}
 	// One P: the init's threads count against --pids-limit, and it needs
 	// no parallelism. The command gets the container's environment, not this.
@@ -106,6 +106,39 @@ func Start(cfg Config, stdio Stdio, beforeRun func(pid int) error) (*Process, er
 		return nil, se.err()
 	}
 	return &Process{cmd: cmd}, nil
+}
+
+// readOnlySelf returns the path of this box binary with a read-only bind
+// mount of it on top, made in the stage's own mount namespace, for the
+// init to be exec'd from. With --init, box stays the container's PID 1,
+// and its /proc/1/exe then names that read-only mount, which the pivot
+// detaches from every tree: a container process that gets hold of it
+// cannot write to the host's box (CVE-2019-5736 class), nor remount it.
+// Where the path no longer names the running binary (replaced since it
+// started), the init runs from /proc/self/exe, guarded only by being
+// non-dumpable.
+func readOnlySelf() string {
+	const self = "/proc/self/exe"
+	p, err := os.Readlink(self)
+	if err != nil {
+		return self
+	}
+	var a, b unix.Stat_t
+	if unix.Stat(self, &a) != nil || unix.Stat(p, &b) != nil || a.Dev != b.Dev || a.Ino != b.Ino {
+		return self
+	}
+	var fs unix.Statfs_t
+	if unix.Statfs(p, &fs) == nil && fs.Flags&unix.ST_RDONLY != 0 {
+		return p // done already (a restart), or installed read-only
+	}
+	if err := unix.Mount(p, p, "", unix.MS_BIND, ""); err != nil {
+		return self
+	}
+	if err := remountROPath(p, false); err != nil {
+		_ = unix.Unmount(p, unix.MNT_DETACH)
+		return self
+	}
+	return p
 }
 
 // startIn starts cmd in the network namespace netns (nil: this one). A

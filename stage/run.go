@@ -183,6 +183,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		NewNet:       mode.OwnNamespace(),
 		Mounts:       append(etc, cfg.Mounts...),
 		NestedUserNS: userns.Mode(cfg.UserNS) == userns.KeepID,
+		Security:     cfg.Security,
 	}
 	if mode.Kind == network.Container || mode.Kind == network.NS {
 		// The CLI opened it, and started this stage in its owner's user

@@ -129,6 +129,7 @@ func helperBinaries(t *testing.T) string {
 	for name, pkg := range map[string]string{
 		"testregistry": "./registrytest/cmd/testregistry",
 		"udpecho":      "./testscripts/cmd/udpecho",
+		"escprobe":     "./testscripts/cmd/escprobe",
 	} {
 		cmd := exec.Command("go", "build", "-tags", buildTags, "-o", filepath.Join(dir, name), pkg)
 		cmd.Dir = ".."
@@ -202,6 +203,7 @@ func (b *bed) setup(env *testscript.Env) error {
 	env.Setenv("BOX_BINARY", b.box)
 	env.Setenv("BOX_TESTREGISTRY", filepath.Join(b.helper, "testregistry"))
 	env.Setenv("UDPECHO", filepath.Join(b.helper, "udpecho"))
+	env.Setenv("ESCPROBE", filepath.Join(b.helper, "escprobe"))
 	boxData := filepath.Join(dirs["XDG_DATA_HOME"], "box")
 	env.Setenv("BOX_DATA", boxData)
 	env.Setenv("BOX_STATE", boxData)
