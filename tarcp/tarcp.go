@@ -90,6 +90,7 @@ func create(w io.Writer, root, src string, bare bool) error {
 		name = "."
 	}
 	tw := tar.NewWriter(w)
+	links := hardlinks{}
 	err = filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -108,7 +109,7 @@ func create(w io.Writer, root, src string, bare bool) error {
 			}
 			entry = filepath.ToSlash(rel)
 		}
-		return addEntry(tw, p, entry)
+		return addEntry(tw, links, p, entry)
 	})
 	if err != nil {
 		return fmt.Errorf("archive %s: %w", src, err)
@@ -116,7 +117,12 @@ func create(w io.Writer, root, src string, bare bool) error {
 	return tw.Close()
 }
 
-func addEntry(tw *tar.Writer, p, name string) error {
+// hardlinks maps a file's device and inode to the first name it was
+// archived under, so that its other names travel as links, not copies
+// (busybox's hundreds of applets are one file).
+type hardlinks map[[2]uint64]string
+
+func addEntry(tw *tar.Writer, links hardlinks, p, name string) error {
 	fi, err := os.Lstat(p)
 	if err != nil {
 		return err
@@ -143,6 +149,14 @@ func addEntry(tw *tar.Writer, p, name string) error {
 	hdr.Uname, hdr.Gname = "", ""
 	// Only the modification time travels, as with docker cp.
 	hdr.AccessTime, hdr.ChangeTime = time.Time{}, time.Time{}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Mode().IsRegular() && st.Nlink > 1 {
+		key := [2]uint64{uint64(st.Dev), st.Ino}
+		if first, seen := links[key]; seen {
+			hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+			return tw.WriteHeader(hdr)
+		}
+		links[key] = name
+	}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
 	}
