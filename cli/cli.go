@@ -122,7 +122,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		cmd := "box"
 		var pe *kong.ParseError
 		if errors.As(err, &pe) && pe.Context != nil && pe.Context.Selected() != nil {
-			cmd = "box " + pe.Context.Selected().Path()
+			cmd = "box " + commandPath(pe.Context.Selected())
 		}
 		fmt.Fprintf(stderr, "box: %s; see '%s --help'\n", err, cmd)
 		return 125
@@ -132,7 +132,19 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	return report(e, err)
 }
 
-// words turns a multi-line message into box's one line.
+// commandPath is the command n as one types it: its names from the root,
+// without the aliases that kong's Path adds ("container ls (list,ps)").
+func commandPath(n *kong.Node) string {
+	var names []string
+	for ; n != nil && n.Parent != nil; n = n.Parent {
+		if n.Type == kong.CommandNode {
+			names = append([]string{n.Name}, names...)
+		}
+	}
+	return strings.Join(names, " ")
+}
+
+// oneLine turns a multi-line message into box's one line.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -203,21 +204,57 @@ func printRows[T any](e *env, format string, rows []T, header string, cols func(
 	return tw.Flush()
 }
 
-func printTemplate(e *env, format string, rows any) error {
+// formatTemplate parses a --format template, so that a command can refuse
+// a bad one before it has anything to print (box events may wait long).
+func formatTemplate(format string) (*template.Template, error) {
 	format = strings.TrimPrefix(format, "table ")
 	tmpl, err := template.New("format").Funcs(template.FuncMap{
 		"json": func(v any) string { b, _ := json.Marshal(v); return string(b) },
 	}).Parse(format + "\n")
 	if err != nil {
-		return fmt.Errorf("invalid --format template: %w", err)
+		return nil, fmt.Errorf("invalid --format template: %w", err)
 	}
+	return tmpl, nil
+}
+
+// printTemplate prints each row through the template, all or nothing: a
+// template that fails on a row must not leave half a listing on stdout.
+func printTemplate(e *env, format string, rows any) error {
+	tmpl, err := formatTemplate(format)
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
 	v := reflect.ValueOf(rows)
 	for i := 0; i < v.Len(); i++ {
-		if err := tmpl.Execute(e.stdout, v.Index(i).Interface()); err != nil {
-			return fmt.Errorf("--format: %w", err)
+		row := v.Index(i)
+		if err := tmpl.Execute(&out, row.Interface()); err != nil {
+			if fields := fieldNames(row); fields != "" {
+				return fmt.Errorf("invalid --format: %w; the fields are %s", err, fields)
+			}
+			return fmt.Errorf("invalid --format: %w", err)
 		}
 	}
-	return nil
+	_, err = e.stdout.Write(out.Bytes())
+	return err
+}
+
+// fieldNames lists a struct row's fields as a template names them
+// ({{.ID}}, ...); "" for other rows.
+func fieldNames(row reflect.Value) string {
+	for row.Kind() == reflect.Interface || row.Kind() == reflect.Pointer {
+		row = row.Elem()
+	}
+	if row.Kind() != reflect.Struct {
+		return ""
+	}
+	var names []string
+	for i := 0; i < row.NumField(); i++ {
+		if f := row.Type().Field(i); f.IsExported() {
+			names = append(names, "."+f.Name)
+		}
+	}
+	return strings.Join(names, " ")
 }
 
 // forEach runs fn on each named container, as Docker's commands that take
@@ -302,6 +339,11 @@ func (c *rmCmd) prepare(records *container.Store, ref string) (string, func(), e
 	if err != nil {
 		return "", nil, err
 	}
+	if ct.State.Status == container.Running && !c.Force {
+		// Refused before any lock: a refusal leaves nothing (a lock file
+		// would stay), and waits for no start. Checked again under the lock.
+		return "", nil, c.refuseRunning(ct)
+	}
 	id := ct.Config.ID
 	// No start may run while the container goes (it would leave a monitor
 	// with no record); the start lock always comes before the state lock.
@@ -322,7 +364,7 @@ func (c *rmCmd) prepare(records *container.Store, ref string) (string, func(), e
 	if ct.State.Status == container.Running {
 		if !c.Force {
 			unlock()
-			return "", nil, fmt.Errorf("container %s %w: stop it first, or remove it with box rm -f", ct.Config.Name, errRunning)
+			return "", nil, c.refuseRunning(ct)
 		}
 		if err := syscall.Kill(ct.State.Pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
 			unlock()
@@ -333,6 +375,10 @@ func (c *rmCmd) prepare(records *container.Store, ref string) (string, func(), e
 		}
 	}
 	return id, unlock, nil
+}
+
+func (c *rmCmd) refuseRunning(ct *container.Container) error {
+	return fmt.Errorf("container %s %w: stop it first, or remove it with box rm -f", ct.Config.Name, errRunning)
 }
 
 // containerFilter builds ps's --filter predicate, as Docker's: filters of
@@ -422,6 +468,10 @@ func (c *renameCmd) Run(e *env) error {
 	_, records, ct, err := openContainer(c.Container)
 	if err != nil {
 		return err
+	}
+	if ct.Config.Name == c.Name {
+		// Docker refuses it too: it is a mistake, not a rename.
+		return fmt.Errorf("container %s is already named %s: give box rename another name", ct.Config.Name, c.Name)
 	}
 	return records.Rename(ct.Config.ID, c.Name)
 }

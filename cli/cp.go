@@ -62,23 +62,43 @@ func (c *cpCmd) Run(e *env) error {
 	if srcIn {
 		cfg := sandbox.CopyConfig{Path: srcPath}
 		if dstPath == "-" {
-			return e.containerFiles(h, ct, cfg, nil, e.stdout)
+			return inContainer(ct, e.containerFiles(h, ct, cfg, nil, e.stdout))
 		}
 		return pipeline(
-			func(w io.Writer) error { return e.containerFiles(h, ct, cfg, nil, w) },
-			func(r io.Reader) error { return tarcp.Extract(r, "", dstPath, false) })
+			func(w io.Writer) error { return inContainer(ct, e.containerFiles(h, ct, cfg, nil, w)) },
+			func(r io.Reader) error { return onHost(tarcp.Extract(r, "", dstPath, false)) })
 	}
 	cfg := sandbox.CopyConfig{Path: dstPath, In: true}
 	if srcPath == "-" {
 		cfg.Raw = true
-		return e.containerFiles(h, ct, cfg, e.stdin, nil)
+		return inContainer(ct, e.containerFiles(h, ct, cfg, e.stdin, nil))
 	}
 	if _, err := os.Lstat(srcPath); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s: %w", srcPath, tarcp.ErrNotFound)
+		return onHost(fmt.Errorf("%s: %w", srcPath, tarcp.ErrNotFound))
 	}
 	return pipeline(
-		func(w io.Writer) error { return tarcp.Create(w, "", srcPath) },
-		func(r io.Reader) error { return e.containerFiles(h, ct, cfg, r, nil) })
+		func(w io.Writer) error { return onHost(tarcp.Create(w, "", srcPath)) },
+		func(r io.Reader) error { return inContainer(ct, e.containerFiles(h, ct, cfg, r, nil)) })
+}
+
+// inContainer and onHost say on which side a path went wrong: without
+// them "/x: no such file or directory" could be either.
+func inContainer(ct *container.Container, err error) error {
+	if isPathProblem(err) {
+		return fmt.Errorf("in container %s: %w", ct.Config.Name, err)
+	}
+	return err
+}
+
+func onHost(err error) error {
+	if isPathProblem(err) {
+		return fmt.Errorf("on the host: %w", err)
+	}
+	return err
+}
+
+func isPathProblem(err error) bool {
+	return errors.Is(err, tarcp.ErrNotFound) || errors.Is(err, tarcp.ErrNotDir) || errors.Is(err, tarcp.ErrDirOnFile)
 }
 
 // pipeline runs produce and consume joined by a pipe. An error of the

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"io/fs"
 
 	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/container"
@@ -12,6 +13,7 @@ import (
 	"github.com/boxcli/box/sandbox"
 	"github.com/boxcli/box/stage"
 	"github.com/boxcli/box/subid"
+	"github.com/boxcli/box/tarcp"
 	"github.com/boxcli/box/userns"
 )
 
@@ -78,6 +80,19 @@ func report(e *env, err error) int {
 		return fail(e, 125, "%v; add a range (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER) or use --userns=single", err)
 	case errors.Is(err, userns.ErrNoHelper):
 		return fail(e, 125, "%v; install the uidmap package or use --userns=single", err)
+	case errors.Is(err, tarcp.ErrNotFound), errors.Is(err, tarcp.ErrNotDir):
+		return fail(e, 125, "%v; check the path (CONTAINER:PATH is in the container, any other path on the host)", err)
 	}
 	return fail(e, 125, "%v", err)
+}
+
+// pathError is err without the operation and path a *fs.PathError repeats
+// ("open /x: no such file or directory" becomes "no such file or
+// directory"), for messages that name the path and its role themselves.
+func pathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -52,6 +52,13 @@ func (c *eventsCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	// Now, not at the first event: with none to print, a bad template
+	// would pass unnoticed, or follow forever.
+	if c.Format != "" && c.Format != "json" {
+		if _, err := formatTemplate(c.Format); err != nil {
+			return err
+		}
+	}
 	log := events.Open(h.dirs.Events())
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)

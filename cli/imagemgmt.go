@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,6 +36,14 @@ type saveCmd struct {
 
 func (c *saveCmd) Run(e *env) error {
 	dest := c.Output
+	if dest != "" {
+		// Checked here: the stage would name the temporary file it writes
+		// first, not the user's.
+		dir := filepath.Dir(dest)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("cannot write %s: there is no directory %s; create it or choose another -o", dest, dir)
+		}
+	}
 	if dest == "" {
 		if f, ok := e.stdout.(*os.File); ok && isTerminal(f) {
 			return fmt.Errorf("refusing to write an archive to a terminal: use -o FILE or redirect stdout")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	units "github.com/docker/go-units"
+	"golang.org/x/term"
 
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/stage"
@@ -147,14 +148,17 @@ func (c *loadCmd) Run(e *env) error {
 			return err
 		}
 		defer os.Remove(tmp.Name())
-		_, err = io.Copy(tmp, e.stdin)
+		n, err := io.Copy(tmp, e.stdin)
 		tmp.Close()
 		if err != nil {
 			return fmt.Errorf("read archive from stdin: %w", err)
 		}
+		if n == 0 {
+			return fmt.Errorf("no archive on stdin (it is empty): pipe one in or use -i FILE")
+		}
 		path = tmp.Name()
 	} else if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("open archive: %w", err)
+		return fmt.Errorf("cannot read the archive %s: %w; give -i a docker-archive or oci-archive tarball or an OCI layout directory", path, pathError(err))
 	}
 	req := e.request(h, stage.OpLoad)
 	req.Load = &stage.LoadRequest{Path: path}
@@ -188,7 +192,7 @@ func (c *importCmd) Run(e *env) error {
 			return err
 		}
 		if _, err := os.Stat(src); err != nil {
-			return fmt.Errorf("import source: %w", err)
+			return fmt.Errorf("cannot read the import source %s: %w; give a root filesystem tarball, a directory, or - for stdin", src, pathError(err))
 		}
 	}
 	req := e.request(h, stage.OpImport)
@@ -201,9 +205,11 @@ func (c *importCmd) Run(e *env) error {
 	return nil
 }
 
+// isTerminal reports whether f is a terminal: not any character device,
+// since /dev/null is one too (box load </dev/null has no terminal to spare,
+// and box login </dev/null must not prompt).
 func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return term.IsTerminal(int(f.Fd()))
 }
 
 func isTerminalReader(r io.Reader) bool {

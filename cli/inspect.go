@@ -320,8 +320,8 @@ func (c *inspectCmd) Run(e *env) error {
 		}
 		var out []json.RawMessage
 		if err := e.imageOp(stage.OpInspectImage, &stage.ImageRequest{Refs: []string{ref}}, &out); err != nil {
-			if errors.Is(err, image.ErrImageNotFound) {
-				return fmt.Errorf("no such object: %s", ref)
+			if errors.Is(err, image.ErrImageNotFound) && c.Type == "" {
+				return fmt.Errorf("no such object: %s; see 'box ps -a' for containers and 'box images' for images", ref)
 			}
 			return err
 		}

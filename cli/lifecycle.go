@@ -114,7 +114,7 @@ func (c *killCmd) Run(e *env) error {
 			return err
 		}
 		if ct.State.Status != container.Running {
-			return fmt.Errorf("container %s is not running", ct.Config.Name)
+			return fmt.Errorf("container %s %w: there is nothing to signal (box start %s starts it)", ct.Config.Name, errNotRunning, ct.Config.Name)
 		}
 		markStopped(records, ct.Config.ID)
 		return signalContainer(ct, sig)

@@ -59,11 +59,16 @@ func (f limitFlags) parse() (cgdelegate.Limits, error) {
 		return l, err
 	}
 	if f.CPUs != "" {
+		// NaN, infinities and huge numbers would overflow the nano-CPUs
+		// (and cgdelegate's quota after them) into nonsense.
 		n, err := strconv.ParseFloat(f.CPUs, 64)
-		if err != nil || n < 0 {
-			return l, fmt.Errorf("invalid --cpus %q: want a number such as 1.5", f.CPUs)
+		if err != nil || !(n >= 0 && n <= maxCPUs) {
+			return l, fmt.Errorf("invalid --cpus %q: want a number from 0.01 to %d, such as 1.5", f.CPUs, maxCPUs)
 		}
 		l.NanoCPUs = int64(n * 1e9)
+	}
+	if f.CpusetCpus != "" && !cpuList(f.CpusetCpus) {
+		return l, fmt.Errorf("invalid --cpuset-cpus %q: want a list like 0-3,5", f.CpusetCpus)
 	}
 	for _, d := range []struct {
 		flag  string
@@ -88,6 +93,26 @@ func (f limitFlags) parse() (cgdelegate.Limits, error) {
 		}
 	}
 	return l, nil
+}
+
+// maxCPUs bounds --cpus: more CPUs than Linux supports (8192 at most),
+// yet few enough that the CFS quota for them fits in an int64.
+const maxCPUs = 1 << 16
+
+// cpuList says whether s is in the kernel's list syntax, N or N-M joined
+// by commas, with digits only: strconv.Atoi, which cgdelegate's check
+// uses, also takes signs ("+1", "0--0"), which the kernel refuses.
+func cpuList(s string) bool {
+	digits := func(s string) bool {
+		return s != "" && strings.Trim(s, "0123456789") == ""
+	}
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		if !digits(lo) || isRange && !digits(hi) {
+			return false
+		}
+	}
+	return true
 }
 
 func ramFlag(flag, s string) (int64, error) {

@@ -29,8 +29,11 @@ func buildEnv(files, flags []string, lookup func(string) (string, bool)) ([]stri
 		if k == "" {
 			return nil, fmt.Errorf("invalid environment variable %q: it needs a name", kv)
 		}
-		if strings.ContainsAny(k, " \t") {
-			return nil, fmt.Errorf("invalid environment variable name %q: no whitespace allowed", k)
+		if badEnvName(k) {
+			return nil, fmt.Errorf("invalid environment variable name %q: no whitespace or control characters allowed", k)
+		}
+		if strings.ContainsRune(v, 0) {
+			return nil, fmt.Errorf("invalid environment variable %q: NUL byte in the value", k)
 		}
 		if !ok {
 			if v, ok = lookup(k); !ok {
@@ -47,7 +50,7 @@ func buildEnv(files, flags []string, lookup func(string) (string, bool)) ([]stri
 func readEnvFile(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read env file: %w", err)
+		return nil, fmt.Errorf("cannot read --env-file %s: %w", path, pathError(err))
 	}
 	defer f.Close()
 	return parseEnvFile(f, path)
@@ -63,9 +66,12 @@ func parseEnvFile(r interface{ Read([]byte) (int, error) }, name string) ([]stri
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		k, _, _ := strings.Cut(line, "=")
-		if k == "" || strings.ContainsAny(k, " \t") {
+		k, v, _ := strings.Cut(line, "=")
+		if k == "" || badEnvName(k) {
 			return nil, fmt.Errorf("%s line %d: invalid variable name %q", name, n, k)
+		}
+		if strings.ContainsRune(v, 0) {
+			return nil, fmt.Errorf("%s line %d: NUL byte in the value of %s", name, n, k)
 		}
 		out = append(out, line)
 	}
@@ -75,9 +81,20 @@ func parseEnvFile(r interface{ Read([]byte) (int, error) }, name string) ([]stri
 	return out, nil
 }
 
+// badEnvName says whether an environment variable's name holds a blank or
+// an ASCII control character (NUL and newline among them): exec refuses a
+// NUL, and the others break up the name in anything that lists the
+// environment line by line or word by word.
+func badEnvName(k string) bool {
+	return strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r == 0x7f })
+}
+
 // parseVolume reads -v HOST:CONTAINER[:OPTIONS]. Host paths may be
 // relative (to the current directory); named volumes come later.
 func parseVolume(spec string) (container.Mount, error) {
+	if strings.ContainsRune(spec, 0) {
+		return container.Mount{}, fmt.Errorf("invalid volume %q: NUL byte", spec)
+	}
 	parts := strings.Split(spec, ":")
 	if len(parts) == 1 && filepath.IsAbs(spec) {
 		// An anonymous volume, made at create.
@@ -129,6 +146,9 @@ func parseMount(spec string) (container.Mount, error) {
 	m := container.Mount{Type: "volume"}
 	bad := func(why string) (container.Mount, error) {
 		return container.Mount{}, fmt.Errorf("invalid --mount %q: %s", spec, why)
+	}
+	if strings.ContainsRune(spec, 0) {
+		return bad("NUL byte")
 	}
 	var size, mode string
 	for _, field := range strings.Split(spec, ",") {
@@ -200,5 +220,34 @@ func parseTmpfs(spec string) (container.Mount, error) {
 	if opts != "" {
 		m.Options = strings.Split(opts, ",")
 	}
+	for _, o := range m.Options {
+		if !tmpfsOption(o) {
+			return container.Mount{}, fmt.Errorf("invalid --tmpfs %q: unknown option %q (want size=, mode=, uid=, gid=, nr_inodes=, ro, noexec, ...)", spec, o)
+		}
+	}
+	if strings.ContainsRune(m.Destination, 0) {
+		return container.Mount{}, fmt.Errorf("invalid --tmpfs %q: NUL byte", spec)
+	}
 	return m, nil
+}
+
+// tmpfsOption says whether o is a --tmpfs option the sandbox can use: a
+// flag it turns into a mount flag, or a tmpfs parameter the kernel takes.
+// Anything else would only fail later, at mount.
+func tmpfsOption(o string) bool {
+	k, v, kv := strings.Cut(o, "=")
+	if kv {
+		switch k {
+		case "size", "nr_blocks", "nr_inodes", "mode", "uid", "gid", "huge", "mpol",
+			"usrquota_block_hardlimit", "usrquota_inode_hardlimit", "grpquota_block_hardlimit", "grpquota_inode_hardlimit", "casefold":
+			return v != "" && !strings.ContainsRune(v, 0)
+		}
+		return false
+	}
+	switch o {
+	case "", "ro", "readonly", "rw", "exec", "noexec", "suid", "nosuid", "dev", "nodev",
+		"inode32", "inode64", "noswap", "quota", "usrquota", "grpquota", "casefold", "strict_encoding":
+		return true
+	}
+	return false
 }

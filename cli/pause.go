@@ -36,7 +36,7 @@ func freezeOne(records *container.Store, ref string, on bool) error {
 		return err
 	}
 	if ct.State.Status != container.Running {
-		return fmt.Errorf("container %s %w", ct.Config.Name, errNotRunning)
+		return fmt.Errorf("container %s %w; start it first (box start %s)", ct.Config.Name, errNotRunning, ct.Config.Name)
 	}
 	if ct.State.Cgroup == "" {
 		return fmt.Errorf("container %s has no cgroup to freeze: %w", ct.Config.Name, cgdelegate.ErrUnavailable)

@@ -3,9 +3,12 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/term"
@@ -174,9 +177,46 @@ func (c *logoutCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	// containers/image writes the auth file (and its directory) even when
+	// there was nothing to remove: a refused logout must leave neither.
+	auth := sys.AuthFilePath
+	if auth == "" {
+		auth = filepath.Join(osEnv("XDG_RUNTIME_DIR"), "containers", "auth.json")
+	}
+	undo := unlessCreated(auth)
 	if err := registry.Logout(sys, c.Registry); err != nil {
+		undo()
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Removed login credentials for %s\n", c.Registry)
 	return nil
+}
+
+// unlessCreated returns a function that removes the auth file, and the
+// directory that holds it, if they do not exist now and are then created
+// holding no credentials.
+func unlessCreated(auth string) func() {
+	dir := filepath.Dir(auth)
+	_, ferr := os.Lstat(auth)
+	_, derr := os.Lstat(dir)
+	if ferr == nil {
+		return func() {}
+	}
+	return func() {
+		data, err := os.ReadFile(auth)
+		if err != nil {
+			return
+		}
+		var f map[string]json.RawMessage
+		if json.Unmarshal(data, &f) != nil || len(f) > 1 {
+			return
+		}
+		if a, ok := f["auths"]; len(f) == 1 && (!ok || strings.TrimSpace(string(a)) != "{}") {
+			return
+		}
+		_ = os.Remove(auth)
+		if derr != nil {
+			_ = os.Remove(dir) // only if empty
+		}
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/boxcli/box/netslirp"
 	"github.com/boxcli/box/network"
 	"github.com/boxcli/box/portfwd"
+	"github.com/boxcli/box/registry"
 	"github.com/boxcli/box/sandbox"
 	"github.com/boxcli/box/security"
 	"github.com/boxcli/box/stage"
@@ -301,6 +302,22 @@ func (c *runCmd) config(warn func(string)) (container.Config, error) {
 	}
 	if _, err := stage.ParseRestart(c.Restart); err != nil {
 		return cfg, err
+	}
+	if c.StopSignal != "" {
+		if _, err := parseSignal(c.StopSignal); err != nil {
+			return cfg, fmt.Errorf("--stop-signal: %w", err)
+		}
+	}
+	if c.Platform != "" {
+		// Checked here too: with the image already stored, no pull would.
+		if _, err := registry.SystemContext(registry.Options{Platform: c.Platform}); err != nil {
+			return cfg, err
+		}
+	}
+	if c.Rootfs != "" {
+		if fi, err := os.Stat(c.Rootfs); err != nil || !fi.IsDir() {
+			return cfg, fmt.Errorf("--rootfs %s: not a directory; give the root of an unpacked file system (or / for the host's own)", c.Rootfs)
+		}
 	}
 	if c.Restart != "no" && c.Restart != "" && c.Rm {
 		return cfg, fmt.Errorf("--restart and --rm cannot be used together: a removed container cannot restart")

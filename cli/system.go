@@ -9,7 +9,10 @@ import (
 )
 
 type unshareCmd struct {
-	Command []string `arg:"" optional:"" passthrough:"" help:"Command to run (default: $SHELL)."`
+	// partial: box's flags before the command are parsed (an unknown one
+	// is an error, not a command named --bogus); from the command on,
+	// everything is the command's.
+	Command []string `arg:"" optional:"" passthrough:"partial" help:"Command to run (default: $SHELL)."`
 }
 
 func (c *unshareCmd) Run(e *env) error {

@@ -25,7 +25,7 @@ func (c *topCmd) Run(e *env) error {
 		return err
 	}
 	if ct.State.Status != container.Running {
-		return fmt.Errorf("container %s %w", ct.Config.Name, errNotRunning)
+		return fmt.Errorf("container %s %w; start it first (box start %s)", ct.Config.Name, errNotRunning, ct.Config.Name)
 	}
 	initPid, err := container.InitOf(ct.State.Pid)
 	if err != nil {
@@ -42,7 +42,13 @@ func (c *topCmd) Run(e *env) error {
 	out, err := exec.Command("ps", args...).Output()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
-			return fmt.Errorf("ps %s: %s", strings.Join(args, " "), strings.TrimSpace(string(ee.Stderr)))
+			// ps's first line says what is wrong; the usage it adds is
+			// ps's, not box's.
+			why, _, _ := strings.Cut(strings.TrimSpace(string(ee.Stderr)), "\n")
+			if why = strings.TrimSpace(why); why == "" {
+				why = ee.Error()
+			}
+			return fmt.Errorf("ps %s: %s; the arguments after the container are ps's options (see ps --help)", strings.Join(args, " "), why)
 		}
 		return fmt.Errorf("run ps: %w", err)
 	}

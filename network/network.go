@@ -126,11 +126,16 @@ func ParseAddHost(s string) (HostEntry, error) {
 	if !ok || name == "" || ip == "" {
 		return HostEntry{}, fmt.Errorf("invalid --add-host %q: want NAME:IP", s)
 	}
-	if strings.ContainsAny(name, " \t#") {
+	// Each becomes one field of an /etc/hosts line: a blank, a control
+	// character (a newline would start a line of its own) or a '#' would
+	// make it something else.
+	bad := func(r rune) bool { return r <= ' ' || r == 0x7f || r == '#' }
+	if strings.ContainsFunc(name, bad) {
 		return HostEntry{}, fmt.Errorf("invalid --add-host %q: bad host name", s)
 	}
 	if ip != "host-gateway" {
-		if _, err := netip.ParseAddr(ip); err != nil {
+		// netip takes anything as an IPv6 zone ("fe80::1%eth0\nevil").
+		if _, err := netip.ParseAddr(ip); err != nil || strings.ContainsFunc(ip, bad) {
 			return HostEntry{}, fmt.Errorf("invalid --add-host %q: %q is not an IP address (or host-gateway)", s, ip)
 		}
 	}

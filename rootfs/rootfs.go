@@ -37,12 +37,12 @@ func fresh(name string) bool {
 // per top-level directory without submounts, a read-only recursive bind
 // for each that has some, and the top-level symlinks recreated.
 func Overlay(src, target string, warnf func(string, ...any)) (string, error) {
-	src, err := filepath.Abs(src)
+	abs, err := filepath.Abs(src)
 	if err != nil {
 		return "", err
 	}
-	if src, err = filepath.EvalSymlinks(src); err != nil {
-		return "", fmt.Errorf("rootfs %s: %w", src, err)
+	if src, err = filepath.EvalSymlinks(abs); err != nil {
+		return "", fmt.Errorf("rootfs %s: %w", abs, err)
 	}
 	if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
 		return "", fmt.Errorf("rootfs %s is not a directory", src)

@@ -3,6 +3,8 @@ package stage
 import (
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/tarcp"
@@ -38,6 +40,13 @@ func (s *stage) files(r *CopyRequest) (any, error) {
 	if s.req.Op == OpDiff {
 		return is.Changes(c.Config.ID)
 	}
+	// A reader that gives up (box cp to a host path it cannot write)
+	// closes the pipe: the write must fail with EPIPE and the layer be
+	// unmounted, not the stage die of SIGPIPE with the mount still
+	// counted in the store.
+	sigpipe := make(chan os.Signal, 1)
+	signal.Notify(sigpipe, syscall.SIGPIPE)
+	defer signal.Stop(sigpipe)
 	return nil, withMount(is, c.Config.ID, func(root string) error {
 		switch {
 		case s.req.Op == OpExport:

@@ -121,11 +121,16 @@ func (s *stage) discard(records *container.Store, is *image.Store, id string) {
 	if is != nil {
 		_ = is.DeleteContainer(id)
 	}
-	if c, err := records.Get(id); err == nil {
+	c, err := records.Get(id)
+	if err == nil {
 		s.removeVolumes(c.Config)
 	}
 	_ = records.Remove(id)
 	_ = os.RemoveAll(s.req.Dirs.ContainerRun(id))
+	if err == nil {
+		// The log said create: it must say the container is gone too.
+		s.event("container", "destroy", id, ctrAttrs(c.Config, nil))
+	}
 }
 
 type startOptions struct {
