@@ -40,17 +40,11 @@ demo: build
 unit:
 	$(GO) test -tags $(TAGS) -count=1 $$($(GO) list -tags $(TAGS) ./... | grep -v '/testscripts$$')
 
-# Runs each Fuzz target found in the tree for FUZZTIME, one at a time (go
-# test -fuzz takes one target per run).
+# Runs each Fuzz target found in the tree for FUZZTIME (a duration, or
+# go's Nx count), one at a time, and prints a table of executions and
+# results: see scripts/fuzz.sh. A CI smoke run: make fuzz FUZZTIME=2s.
 fuzz:
-	@set -e; found=0; \
-	for f in $$(grep -rlE --include='*_test.go' --exclude-dir=.git --exclude-dir=testdata '^func Fuzz[A-Za-z0-9_]*\(' . | sort); do \
-		for name in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' "$$f"); do \
-			found=1; echo "== $$name ($$(dirname $$f))"; \
-			$(GO) test -tags $(TAGS) -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) "./$$(dirname $${f#./})"; \
-		done; \
-	done; \
-	[ $$found = 1 ] || echo "no Fuzz targets found"
+	scripts/fuzz.sh $(FUZZTIME)
 
 vet:
 	$(GO) vet -tags $(TAGS) ./...

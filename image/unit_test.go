@@ -2,7 +2,10 @@ package image
 
 import (
 	"errors"
+	"path"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -193,12 +196,73 @@ func TestApplyChanges(t *testing.T) {
 	}
 }
 
+// FuzzApplyChanges checks docker import --change lines (one a line of the
+// input): no panic; errors are ErrBadChange on one line; what is applied
+// is well-formed (WORKDIR absolute and clean, EXPOSE keys "N/proto" with
+// 1 <= N <= 65535, ENV entries and LABEL keys named, the shell form
+// wrapped in /bin/sh -c), and applying the same lines again gives the
+// same config.
 func FuzzApplyChanges(f *testing.F) {
-	for _, s := range []string{`CMD ["a"]`, "ENV A=1 B='x y'", "EXPOSE 1-3/udp", `LABEL "a b"=c\ d`} {
+	for _, s := range []string{
+		`CMD ["a"]`, "ENV A=1 B='x y'", "EXPOSE 1-3/udp", `LABEL "a b"=c\ d`, "CMD echo hi", `ENTRYPOINT ["/x", "-y"]`,
+		"WORKDIR /a/../b", "WORKDIR rel\nWORKDIR ../x", "USER 1000:1000", "STOPSIGNAL SIGTERM", `VOLUME ["/v", "/w"]`,
+		"VOLUME /a /b", "ENV OLD some value", "LABEL k v w", "EXPOSE 80 53/UDP 9000-9001/sctp",
+		// Bad ones.
+		"", "CMD", "CMD [", `CMD ["a", 1]`, "ENV =x", "ENV 'a", "ENV a\\", "EXPOSE 0", "EXPOSE 70000", "EXPOSE 5-3",
+		"EXPOSE 80/icmp", "EXPOSE -1", "VOLUME [1]", "FROM x", "ENV A=1\nBOGUS", "EXPOSE 1-65535/tcp", "WORKDIR ..\x00",
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		lines := strings.Split(s, "\n")
 		var c ocispec.ImageConfig
-		_ = applyChanges(&c, []string{s})
+		err := applyChanges(&c, lines)
+		if err != nil {
+			if !errors.Is(err, ErrBadChange) || strings.ContainsAny(err.Error(), "\n\r") {
+				t.Fatalf("applyChanges(%q) error %q: not ErrBadChange on one line", lines, err)
+			}
+			return
+		}
+		if c.WorkingDir != "" && (!path.IsAbs(c.WorkingDir) || path.Clean(c.WorkingDir) != c.WorkingDir) {
+			t.Fatalf("applyChanges(%q): WORKDIR %q", lines, c.WorkingDir)
+		}
+		for p := range c.ExposedPorts {
+			port, proto, _ := strings.Cut(p, "/")
+			n, err := strconv.Atoi(port)
+			if err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port || (proto != "tcp" && proto != "udp" && proto != "sctp") {
+				t.Fatalf("applyChanges(%q): exposed port %q", lines, p)
+			}
+		}
+		for _, e := range c.Env {
+			if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+				t.Fatalf("applyChanges(%q): ENV entry %q", lines, e)
+			}
+		}
+		if _, ok := c.Labels[""]; ok {
+			t.Fatalf("applyChanges(%q): a label without a name", lines)
+		}
+		for _, l := range lines {
+			word, rest, _ := strings.Cut(strings.TrimSpace(l), " ")
+			rest = strings.TrimSpace(rest)
+			if (strings.EqualFold(word, "CMD") || strings.EqualFold(word, "ENTRYPOINT")) && !strings.HasPrefix(rest, "[") {
+				got := c.Cmd
+				if strings.EqualFold(word, "ENTRYPOINT") {
+					got = c.Entrypoint
+				}
+				// A later line of the same kind may have replaced it.
+				if len(got) != 3 || got[0] != "/bin/sh" || got[1] != "-c" {
+					if !slices.ContainsFunc(lines, func(o string) bool {
+						w, r, _ := strings.Cut(strings.TrimSpace(o), " ")
+						return strings.EqualFold(w, word) && strings.HasPrefix(strings.TrimSpace(r), "[")
+					}) {
+						t.Fatalf("applyChanges(%q): shell form %s gave %q", lines, word, got)
+					}
+				}
+			}
+		}
+		var again ocispec.ImageConfig
+		if err := applyChanges(&again, lines); err != nil || !reflect.DeepEqual(c, again) {
+			t.Fatalf("applyChanges(%q) is not deterministic: %+v, then %+v, %v", lines, c, again, err)
+		}
 	})
 }

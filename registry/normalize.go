@@ -89,5 +89,12 @@ func Host(ref string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %q: %v", ErrBadReference, ref, err)
 	}
-	return reference.Domain(named), nil
+	// containers/image's ParseNormalizedNamed takes "a_b.c/d" for a name
+	// without a registry: "a_b.c" looks like a host to its splitting, but
+	// is none, so it stays a path component.
+	domain := reference.Domain(named)
+	if domain == "" {
+		return "", fmt.Errorf("%w: %q names no registry host", ErrBadReference, ref)
+	}
+	return domain, nil
 }

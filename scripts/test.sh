@@ -16,7 +16,9 @@
 # Arguments go to go test, e.g. scripts/test.sh -run 'TestScripts/run_'.
 # Environment: BOX_TEST_USER (boxtest), BOX_TEST_DIR (the user's copy,
 # /home/USER/box-ci), BOX_TEST_IMAGES (image cache), BOX_TEST_PKGS (./...),
-# BOX_TEST_TIMEOUT (20m), BOX_TEST_AS_ROOT=1 to run the tests as root.
+# BOX_TEST_TIMEOUT (20m), BOX_TEST_AS_ROOT=1 to run the tests as root,
+# BOX_TEST_VM and BOX_TEST_FUZZ (1/0: the limits VM and the short fuzzing,
+# both on by default on a full run), BOX_TEST_FUZZTIME (3s a target).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -204,6 +206,15 @@ as_user() {
 	go run -tags "$TAGS" ./imagetest/cmd/mkimages "$images" >/dev/null
 	export BOX_TEST_IMAGES=$images
 
+	# Every fuzz target, briefly (BOX_TEST_FUZZTIME, 3s, beyond its seed
+	# corpus): on a full run, or when BOX_TEST_FUZZ=1 asks for it. `make
+	# fuzz FUZZTIME=...` runs them for long.
+	local fuzzed=0
+	if [[ ${BOX_TEST_FUZZ:-$([[ $# -eq 0 && -z ${BOX_TEST_PKGS-} ]] && echo 1)} == 1 ]]; then
+		say "fuzzing every target for ${BOX_TEST_FUZZTIME:-3s} (scripts/fuzz.sh)"
+		scripts/fuzz.sh "${BOX_TEST_FUZZTIME:-3s}" || fuzzed=1
+	fi
+
 	local pkgs
 	read -ra pkgs <<<"${BOX_TEST_PKGS:-./...}"
 	say "go test ${pkgs[*]} $* (transcript: $ROOT/bin/test.log)"
@@ -224,6 +235,10 @@ as_user() {
 	# go test's status, and the summary's (which also fails on a failed
 	# package that go test reported only in its output).
 	if [[ ${status[0]} -ne 0 || ${status[2]} -ne 0 ]]; then
+		exit 1
+	fi
+	if [[ $fuzzed -ne 0 ]]; then
+		say "a fuzz target failed: see the fuzz table above"
 		exit 1
 	fi
 }

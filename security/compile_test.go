@@ -226,3 +226,11 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDefaultFilter(b *testing.B) {
+	for b.Loop() {
+		if _, err := (Options{}).Filter(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
