@@ -23,7 +23,10 @@
 // BOX_TEST_USER); it uses a store of its own in a temporary directory, and
 // talks only to 127.0.0.1 and to the containers' 10.0.2.x.
 //
-// Usage: netbench -box PATH -tcpbench PATH [-duration 3s] [-runs 3]
+// With -json FILE it also writes the table as JSON (Report), for
+// bench/cmd/peerbench, which runs netbench as one part of its suite.
+//
+// Usage: netbench -box PATH -tcpbench PATH [-duration 3s] [-runs 3] [-json FILE]
 package main
 
 import (
@@ -70,6 +73,7 @@ func run() int {
 	tcpbenchBin := flag.String("tcpbench", "", "static tcpbench binary (bench/cmd/tcpbench), bind-mounted into the containers")
 	duration := flag.Duration("duration", 3*time.Second, "target length of one timed transfer")
 	runs := flag.Int("runs", 3, "timed transfers per cell; the table shows their median")
+	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
 	flag.Parse()
 	if *tcpbenchBin == "" || flag.NArg() != 0 || *runs < 1 || *duration <= 0 {
 		flag.Usage()
@@ -81,7 +85,7 @@ func run() int {
 	// caught, so that nothing interrupts the cleanup.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	b := &bench{duration: *duration, runs: *runs, out: os.Stdout}
+	b := &bench{duration: *duration, runs: *runs, out: os.Stdout, jsonOut: *jsonOut}
 	err := b.main(ctx, *boxBin, *tcpbenchBin)
 	cerr := b.cleanup()
 	if ctx.Err() != nil {
@@ -159,6 +163,7 @@ type bench struct {
 	duration time.Duration
 	runs     int
 	out      io.Writer
+	jsonOut  string // "" or where the Report goes
 
 	work     string // temporary: the stores and the images
 	tcpbench string
@@ -236,17 +241,51 @@ func (b *bench) main(ctx context.Context, boxBin, tcpbenchBin string) error {
 	b.undo = append(b.undo, b.hostLn.Close)
 
 	results := make([][]float64, len(rows))
+	rep := Report{Runs: b.runs, Duration: b.duration.String()}
+	for _, c := range cols {
+		rep.Columns = append(rep.Columns, c.title)
+	}
 	for i, r := range rows {
+		jr := ReportRow{Title: r.title, Note: r.note, SamePath: r.samePath}
 		for _, c := range cols {
-			mbps, err := b.cell(ctx, r, c)
+			mbps, rates, err := b.cell(ctx, r, c)
 			if err != nil {
 				return fmt.Errorf("%s (%s), %s: %w", r.title, r.note, c.title, err)
 			}
 			results[i] = append(results[i], mbps)
+			jr.MBps = append(jr.MBps, mbps)
+			jr.Rates = append(jr.Rates, rates)
 		}
+		rep.Rows = append(rep.Rows, jr)
 	}
 	b.report(cols, results, podman != "")
+	if b.jsonOut != "" {
+		data, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(b.jsonOut, append(data, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// Report is what -json writes: the table, and every timed transfer's rate.
+type Report struct {
+	Columns  []string    `json:"columns"` // "box (rootlesskit)", "slirp4netns hostfwd", maybe "podman (rootlessport)"
+	Rows     []ReportRow `json:"rows"`
+	Runs     int         `json:"runs"`
+	Duration string      `json:"duration"` // the target length of one transfer
+}
+
+// ReportRow is one direction: per column, the median and the rates (MB/s).
+type ReportRow struct {
+	Title    string      `json:"title"`
+	Note     string      `json:"note"`
+	SamePath bool        `json:"samePath"` // every column takes the same path: the ratio is noise
+	MBps     []float64   `json:"mbps"`
+	Rates    [][]float64 `json:"rates"`
 }
 
 // checkHost refuses what would not measure box's rootless path.
@@ -375,10 +414,10 @@ func freePort() (int, error) {
 
 // cell measures one row in one column: a probe transfer sizes the timed
 // ones to about b.duration, then b.runs of them give the median.
-func (b *bench) cell(ctx context.Context, r row, c *column) (float64, error) {
+func (b *bench) cell(ctx context.Context, r row, c *column) (float64, []float64, error) {
 	probe, err := r.measure(b, ctx, c, probeBytes)
 	if err != nil {
-		return 0, fmt.Errorf("probe of %d bytes: %w", probeBytes, err)
+		return 0, nil, fmt.Errorf("probe of %d bytes: %w", probeBytes, err)
 	}
 	n := int64(probe.MBps() * 1e6 * b.duration.Seconds())
 	n = min(max(n, minBytes), maxBytes) &^ (1<<20 - 1)
@@ -386,14 +425,14 @@ func (b *bench) cell(ctx context.Context, r row, c *column) (float64, error) {
 	for range b.runs {
 		res, err := r.measure(b, ctx, c, n)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		rates = append(rates, res.MBps())
 	}
 	m := median(rates)
 	fmt.Fprintf(b.out, "  %-16s %-27s %-22s %6.0f MiB ×%d: %s MB/s, median %.0f\n",
 		r.title, "("+r.note+")", c.title, float64(n)/(1<<20), b.runs, joinRates(rates), m)
-	return m, nil
+	return m, rates, nil
 }
 
 // timeout bounds a transfer of n bytes: generous, since it only has to
