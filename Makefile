@@ -56,9 +56,14 @@ fmt-check:
 clean:
 	rm -rf bin
 
-# TCP throughput through a container's published port: box's default
-# (rootlesskit's port driver) against slirp4netns's own, as a table of
-# medians and ratios. As root it runs as BOX_TEST_USER (see bench/run.sh).
-.PHONY: bench
+# box against its peers (podman, bwrap, skopeo, tar, the kernel's floor) on
+# this machine, plus published-port throughput: medians, p90, ratios to box
+# and the goals of #9 (bench/README.md, docs/benchmarks.md). As root it
+# installs what it needs and runs as BOX_TEST_USER. Smoke run: BENCHFLAGS=-quick
+.PHONY: bench bench-docs
 bench:
 	bench/run.sh $(BENCHFLAGS)
+
+# The same, then rewrite the results section of docs/benchmarks.md.
+bench-docs:
+	bench/run.sh --docs $(BENCHFLAGS)

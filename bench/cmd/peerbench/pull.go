@@ -377,7 +377,9 @@ func (s *suite) pull(ctx context.Context) (*benchmark, error) {
 			return []string{"copy", "-q", "--insecure-policy", "--src-tls-verify=false",
 				"docker://" + p.ref(rep), "dir:" + filepath.Join(dest, fmt.Sprintf("skopeo-r%d", rep))}
 		}
-		add("skopeo copy (no unpack)", sk.line(args(0)...), func(ctx context.Context, rep int) (map[string]float64, error) {
+		shown := args(0)
+		shown[len(shown)-2], shown[len(shown)-1] = "docker://"+ref, "dir:"+filepath.Join(dest, "skopeo-rN")
+		add("skopeo copy (no unpack)", sk.line(shown...), func(ctx context.Context, rep int) (map[string]float64, error) {
 			return sample(ctx, sk, args(rep)...)
 		})
 	} else {
