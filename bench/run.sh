@@ -108,16 +108,8 @@ if [[ -n $missing ]]; then
 	apt-get update -q
 	apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
 fi
-if ! id "$user" >/dev/null 2>&1; then
-	say "creating user $user"
-	useradd -m -s /bin/bash "$user" # Debian's useradd also writes /etc/subuid and /etc/subgid
-fi
-grep -q "^$user:" /etc/subuid || usermod --add-subuids 1000000-1065535 "$user"
-grep -q "^$user:" /etc/subgid || usermod --add-subgids 1000000-1065535 "$user"
-# What Debian's udev rules do; CI machines may run no udevd.
-[[ -e /dev/fuse ]] || mknod -m 0666 /dev/fuse c 10 229
-[[ -e /dev/net/tun ]] || { mkdir -p /dev/net && mknod -m 0666 /dev/net/tun c 10 200; }
-chmod 0666 /dev/fuse /dev/net/tun
+# The test user, its subordinate ids, /dev/fuse and /dev/net/tun.
+"$ROOT/scripts/setup-user.sh" "$user"
 
 # Root's build cache does the building; the user only reads and runs the
 # results, and writes its own into res.

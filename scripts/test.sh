@@ -64,17 +64,8 @@ as_root() {
 	with_go
 	command -v go >/dev/null || die "no go in PATH or $GOROOT_BIN; install Go $(awk '/^go /{print $2}' "$ROOT/go.mod") in /usr/local/go"
 
-	if ! id "$user" >/dev/null 2>&1; then
-		say "creating user $user"
-		useradd -m -s /bin/bash "$user" # Debian's useradd also writes /etc/subuid and /etc/subgid
-	fi
-	grep -q "^$user:" /etc/subuid || usermod --add-subuids 1000000-1065535 "$user"
-	grep -q "^$user:" /etc/subgid || usermod --add-subgids 1000000-1065535 "$user"
-
-	# What Debian's udev rules do; CI machines may run no udevd.
-	[[ -e /dev/fuse ]] || mknod -m 0666 /dev/fuse c 10 229
-	[[ -e /dev/net/tun ]] || { mkdir -p /dev/net && mknod -m 0666 /dev/net/tun c 10 200; }
-	chmod 0666 /dev/fuse /dev/net/tun
+	# The test user, its subordinate ids, /dev/fuse and /dev/net/tun.
+	"$ROOT/scripts/setup-user.sh" "$user"
 
 	local home dest
 	home=$(getent passwd "$user" | cut -d: -f6)
