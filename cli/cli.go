@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
+	"unicode"
 
 	"github.com/alecthomas/kong"
 )
@@ -24,9 +26,17 @@ type globals struct {
 	StorageDriver string `name:"storage-driver" env:"BOX_STORAGE_DRIVER" enum:",overlay,fuse-overlayfs,vfs" default:"" help:"Image storage driver: overlay, fuse-overlayfs or vfs (default: the first that works)."`
 }
 
-type root struct {
+// rootFlags is the part of the command line that is not a command.
+type rootFlags struct {
 	globals
 	VersionFlag kong.VersionFlag `name:"version" help:"Print box's version and exit."`
+}
+
+// root is box's grammar: its fields are the commands, in the order box
+// --help lists them. Kong is given them one by one (see commands), so that
+// an invocation builds only the command it runs.
+type root struct {
+	rootFlags
 
 	Run       runCmd       `cmd:"" group:"Containers" help:"Create and run a container from an image or a directory.\n\nExample: box run --rm -it box-test/busybox sh"`
 	Create    createCmd    `cmd:"" group:"Containers" help:"Create a container without starting it.\n\nExample: box create --name web box-test/busybox httpd -f"`
@@ -86,7 +96,7 @@ type exitPanic int
 // Main runs box with args and returns the process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	var r root
-	parser, err := kong.New(&r,
+	opts := append(commands(&r, args),
 		kong.Name("box"),
 		kong.Description("Rootless, daemonless containers for everyday work."),
 		kong.Writers(stdout, stderr),
@@ -95,6 +105,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
 		kong.Groups{"Containers": "Containers:", "Images": "Images:", "System": "System:"},
 	)
+	parser, err := kong.New(&r.rootFlags, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "box: %v\n", err)
 		return 125
@@ -130,6 +141,70 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, g: &r.globals}
 	err = kctx.Run(e)
 	return report(e, err)
+}
+
+// commands gives kong root's commands as dynamic commands: only the one
+// args name, when they name one, else all of them. Kong's model of every
+// command costs ~13 ms of reflection and help interpolation (perf), paid
+// by each box invocation, scripts' many short ones most of all; one
+// command's costs a fraction of that. Help, errors and completion for an
+// unnamed or unknown command still see the whole grammar.
+func commands(r *root, args []string) []kong.Option {
+	want := commandWord(args)
+	v := reflect.ValueOf(r).Elem()
+	t := v.Type()
+	var all, named []kong.Option
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if _, ok := f.Tag.Lookup("cmd"); !ok {
+			continue
+		}
+		name := f.Tag.Get("name")
+		if name == "" {
+			name = kebab(f.Name)
+		}
+		opt := kong.DynamicCommand(name, f.Tag.Get("help"), f.Tag.Get("group"), v.Field(i).Addr().Interface(), string(f.Tag))
+		all = append(all, opt)
+		if name == want {
+			named = append(named, opt)
+		}
+	}
+	if len(named) == 1 {
+		return named
+	}
+	return all
+}
+
+// commandWord is the command args name: the first word after the global
+// flags, or "" when a flag box does not know comes first.
+func commandWord(args []string) string {
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--debug" || strings.HasPrefix(a, "--storage-driver="):
+		case a == "--storage-driver":
+			i++
+		case strings.HasPrefix(a, "-"):
+			return ""
+		default:
+			return a
+		}
+	}
+	return ""
+}
+
+// kebab is kong's name for a command field: ContainerLs -> container-ls.
+func kebab(s string) string {
+	var b strings.Builder
+	for i, c := range s {
+		if unicode.IsUpper(c) {
+			if i > 0 {
+				b.WriteByte('-')
+			}
+			c = unicode.ToLower(c)
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // commandPath is the command n as one types it: its names from the root,

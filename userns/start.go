@@ -99,10 +99,17 @@ func writeMaps(pid int, m Maps) error {
 		}
 		return nil
 	}
-	if err := runHelper("newuidmap", pid, m.UID); err != nil {
-		return err
+	// The two helpers write independent files; each is a setuid,
+	// dynamically linked program that takes milliseconds to start, so they
+	// run side by side.
+	gid := make(chan error, 1)
+	go func() { gid <- runHelper("newgidmap", pid, m.GID) }()
+	uerr := runHelper("newuidmap", pid, m.UID)
+	gerr := <-gid
+	if uerr != nil {
+		return uerr
 	}
-	return runHelper("newgidmap", pid, m.GID)
+	return gerr
 }
 
 func runHelper(name string, pid int, m []IDMap) error {
