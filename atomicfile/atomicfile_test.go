@@ -22,32 +22,40 @@ func TestWriteFile(t *testing.T) {
 		{name: "empty", old: []byte("gone"), data: []byte{}, perm: 0o600},
 		{name: "perm ignores umask", data: []byte("x"), perm: 0o777},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "f.json")
-			if tc.old != nil {
-				if err := os.WriteFile(path, tc.old, 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := WriteFile(path, tc.data, tc.perm); err != nil {
-				t.Fatalf("WriteFile(%q) = %v, want nil", path, err)
-			}
-			got, err := os.ReadFile(path)
-			if err != nil || string(got) != string(tc.data) {
-				t.Errorf("after WriteFile, content = %q, %v, want %q", got, err, tc.data)
-			}
-			fi, err := os.Stat(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fi.Mode().Perm() != tc.perm {
-				t.Errorf("after WriteFile, perm = %v, want %v", fi.Mode().Perm(), tc.perm)
-			}
-			assertOnly(t, dir, "f.json")
-		})
+	writers := []struct {
+		name  string
+		write func(string, []byte, os.FileMode) error
+	}{{"WriteFile", WriteFile}, {"WriteFileNoSync", WriteFileNoSync}}
+	for _, w := range writers {
+		for _, tc := range tests {
+			t.Run(w.name+"/"+tc.name, func(t *testing.T) { testWrite(t, w.write, tc.old, tc.data, tc.perm) })
+		}
 	}
+}
+
+func testWrite(t *testing.T, write func(string, []byte, os.FileMode) error, old, data []byte, perm os.FileMode) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.json")
+	if old != nil {
+		if err := os.WriteFile(path, old, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := write(path, data, perm); err != nil {
+		t.Fatalf("write(%q) = %v, want nil", path, err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != string(data) {
+		t.Errorf("after write, content = %q, %v, want %q", got, err, data)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != perm {
+		t.Errorf("after write, perm = %v, want %v", fi.Mode().Perm(), perm)
+	}
+	assertOnly(t, dir, "f.json")
 }
 
 func TestWriteFileRelative(t *testing.T) {

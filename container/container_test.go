@@ -632,3 +632,28 @@ func TestUpdateConfig(t *testing.T) {
 		t.Errorf("UpdateConfig of a missing container = %v, want ErrNotFound", err)
 	}
 }
+
+// A --rm container's record is marked volatile (written without fsync, see
+// durable) and otherwise behaves like any other; others are not marked.
+func TestVolatileRecord(t *testing.T) {
+	s := open(t)
+	rm := create(t, s, Config{Name: "rm", AutoRemove: true})
+	kept := create(t, s, Config{Name: "kept"})
+	assertEntries(t, s.Dir(rm.Config.ID), configFile, lockFile, stateFile, volatileFile)
+	assertEntries(t, s.Dir(kept.Config.ID), configFile, lockFile, stateFile)
+	if durable(s.Dir(rm.Config.ID)) || !durable(s.Dir(kept.Config.ID)) {
+		t.Errorf("durable(rm, kept) = %v, %v, want false, true", durable(s.Dir(rm.Config.ID)), durable(s.Dir(kept.Config.ID)))
+	}
+	if err := s.Update(rm.Config.ID, func(st *State) error { st.Status, st.ExitCode = Exited, 7; return nil }); err != nil {
+		t.Fatalf("Update = %v", err)
+	}
+	if got, err := s.Get("rm"); err != nil || got.State.ExitCode != 7 || !got.Config.AutoRemove {
+		t.Fatalf("Get after Update = %+v, %v, want exit code 7 and AutoRemove", got, err)
+	}
+	if err := s.Remove(rm.Config.ID); err != nil {
+		t.Fatalf("Remove = %v", err)
+	}
+	if _, err := s.Get("rm"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after Remove = %v, want ErrNotFound", err)
+	}
+}

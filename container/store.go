@@ -26,9 +26,11 @@ const (
 	configFile = "config.json"
 	stateFile  = "state.json"
 	lockFile   = "lock"
-	storeLock  = ".lock"
-	tmpPrefix  = ".tmp-"
-	rmPrefix   = ".rm-"
+	// volatileFile marks the record of a --rm container (see durable).
+	volatileFile = "volatile"
+	storeLock    = ".lock"
+	tmpPrefix    = ".tmp-"
+	rmPrefix     = ".rm-"
 )
 
 // maxNameTries bounds the search for a free random name; with thousands of
@@ -141,10 +143,16 @@ func (s *Store) place(c *Container) (err error) {
 			os.RemoveAll(tmp)
 		}
 	}()
-	if err := writeJSON(filepath.Join(tmp, configFile), c.Config); err != nil {
+	keep := !c.Config.AutoRemove
+	if !keep {
+		if err := os.WriteFile(filepath.Join(tmp, volatileFile), nil, 0o600); err != nil {
+			return err
+		}
+	}
+	if err := writeJSON(filepath.Join(tmp, configFile), c.Config, keep); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(tmp, stateFile), c.State); err != nil {
+	if err := writeJSON(filepath.Join(tmp, stateFile), c.State, keep); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(tmp, lockFile), nil, 0o600); err != nil {
@@ -153,8 +161,19 @@ func (s *Store) place(c *Container) (err error) {
 	if err := os.Rename(tmp, s.Dir(c.Config.ID)); err != nil {
 		return err
 	}
+	if !keep {
+		return nil
+	}
 	// The record exists once the rename is on disk.
 	return atomicfile.SyncDir(s.dir)
+}
+
+// durable says whether the record in dir must survive a crash: all but a
+// --rm container's, which is removed when it exits anyway. Its fsyncs, a
+// dozen per run, cost more than the rest of its bookkeeping (perf trace).
+func durable(dir string) bool {
+	_, err := os.Lstat(filepath.Join(dir, volatileFile))
+	return err != nil
 }
 
 // sweep removes what a crashed Create or Remove left. It must run under
@@ -276,7 +295,7 @@ func updateRecord[T any](s *Store, id, file string, fn func(*T) error) error {
 	if err := fn(&v); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(s.Dir(id), file), v); err != nil {
+	if err := writeJSON(filepath.Join(s.Dir(id), file), v, durable(s.Dir(id))); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return notFound(id) // removed while fn ran
 		}
@@ -311,10 +330,11 @@ func (s *Store) Remove(id string) error {
 	if err := os.RemoveAll(tmp); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
+	sync := durable(s.Dir(id))
 	if err := os.Rename(s.Dir(id), tmp); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
-	if err := atomicfile.SyncDir(s.dir); err != nil {
+	if err := syncDir(s.dir, sync); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
 	if err := os.RemoveAll(tmp); err != nil {
@@ -396,12 +416,22 @@ func readJSON(path string, v any) error {
 	return nil
 }
 
-func writeJSON(path string, v any) error {
+func writeJSON(path string, v any, sync bool) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
+	if !sync {
+		return atomicfile.WriteFileNoSync(path, append(b, '\n'), 0o600)
+	}
 	return atomicfile.WriteFile(path, append(b, '\n'), 0o600)
+}
+
+func syncDir(dir string, sync bool) error {
+	if !sync {
+		return nil
+	}
+	return atomicfile.SyncDir(dir)
 }
 
 // now is the creation time as it will read back from JSON: UTC, without the
@@ -443,7 +473,7 @@ func (s *Store) Rename(id, name string) error {
 		return notFound(id)
 	}
 	c.Config.Name = name
-	return writeJSON(filepath.Join(s.Dir(id), configFile), c.Config)
+	return writeJSON(filepath.Join(s.Dir(id), configFile), c.Config, durable(s.Dir(id)))
 }
 
 // StartLock serializes starts of one container (a lock of its own: the

@@ -11,6 +11,17 @@ import (
 	"github.com/boxcli/box/userns"
 )
 
+// ContainerOptions are how a container's layer is made.
+type ContainerOptions struct {
+	// UIDMap and GIDMap, if set, shift the image's owners (below).
+	UIDMap, GIDMap []userns.IDMap
+	// Volatile: the container is removed when it exits (run --rm), so
+	// nothing about it needs to survive a crash: its records are written
+	// without fsync and its overlay is mounted "volatile" (no syncs to the
+	// upper layer), as podman does for --rm.
+	Volatile bool
+}
+
 // CreateContainer creates a writable layer for container id on top of
 // image imageID (a full image ID, as Lookup returns). box uses its own
 // container ID as the storage container ID.
@@ -20,13 +31,13 @@ import (
 // image gives to root belongs to the container's root, whichever id that
 // is in box's namespace (--userns=keep-id). containers/storage keeps that
 // copy and reuses it for the next container with the same maps.
-func (s *Store) CreateContainer(id, imageID string, uidMap, gidMap []userns.IDMap) error {
-	var opts *storage.ContainerOptions
-	if len(uidMap) > 0 {
-		opts = &storage.ContainerOptions{IDMappingOptions: types.IDMappingOptions{
-			UIDMap: toIDTools(uidMap),
-			GIDMap: toIDTools(gidMap),
-		}}
+func (s *Store) CreateContainer(id, imageID string, o ContainerOptions) error {
+	opts := &storage.ContainerOptions{Volatile: o.Volatile}
+	if len(o.UIDMap) > 0 {
+		opts.IDMappingOptions = types.IDMappingOptions{
+			UIDMap: toIDTools(o.UIDMap),
+			GIDMap: toIDTools(o.GIDMap),
+		}
 	}
 	if _, err := s.store.CreateContainer(id, nil, imageID, "", "", opts); err != nil {
 		if errors.Is(err, storage.ErrImageUnknown) {

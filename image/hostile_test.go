@@ -623,7 +623,7 @@ func testHostile(t *testing.T, driver string, tc hostileCase, via hostileVia) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CreateContainer(containerID, img.ID, nil, nil); err != nil {
+	if err := st.CreateContainer(containerID, img.ID, ContainerOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	rootfs, err := st.Mount(containerID)

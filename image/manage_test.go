@@ -193,7 +193,7 @@ func TestRemove(t *testing.T) {
 	}
 
 	// An image a container uses is refused, and stays whole.
-	if err := st.CreateContainer(containerID, x.id, nil, nil); err != nil {
+	if err := st.CreateContainer(containerID, x.id, ContainerOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	rep, errs = st.Remove([]string{"example.com/x:2"}, false)
@@ -252,10 +252,10 @@ func TestPrune(t *testing.T) {
 		"x@sha256:" + strings.Repeat("0", 64): dangling,
 		"y@sha256:" + strings.Repeat("1", 64): danglingUsed,
 	})
-	if err := st.CreateContainer(containerID, imageID(t, used), nil, nil); err != nil {
+	if err := st.CreateContainer(containerID, imageID(t, used), ContainerOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CreateContainer(strings.Repeat("d", 64), imageID(t, danglingUsed), nil, nil); err != nil {
+	if err := st.CreateContainer(strings.Repeat("d", 64), imageID(t, danglingUsed), ContainerOptions{}); err != nil {
 		t.Fatal(err)
 	}
 

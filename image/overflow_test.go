@@ -128,7 +128,7 @@ func TestOverflowIDs(t *testing.T) {
 		t.Errorf("stored layer's tar = sha256:%x, %v; want the original %s", h.Sum(nil), err, want)
 	}
 
-	if err := st.CreateContainer(containerID, imageID(t, img), nil, nil); err != nil {
+	if err := st.CreateContainer(containerID, imageID(t, img), ContainerOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	rootfs, err := st.Mount(containerID)

@@ -154,7 +154,7 @@ func testDriver(t *testing.T, driver, fstype string) {
 	}
 
 	// A container layer: mount, check files and owners, change it.
-	if err := st.CreateContainer(containerID, idA, nil, nil); err != nil {
+	if err := st.CreateContainer(containerID, idA, ContainerOptions{}); err != nil {
 		t.Fatalf("CreateContainer = %v", err)
 	}
 	ids, err := st.Containers()
@@ -222,7 +222,7 @@ func testDriver(t *testing.T, driver, fstype string) {
 
 	// Close with a container still mounted must leave nothing mounted
 	// (testStore's cleanup checks).
-	if err := st.CreateContainer(containerID, idB, nil, nil); err != nil {
+	if err := st.CreateContainer(containerID, idB, ContainerOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Mount(containerID); err != nil {
@@ -422,7 +422,7 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Import(dir) = %v", err)
 	}
-	if err := st.CreateContainer(containerID, dirID, nil, nil); err != nil {
+	if err := st.CreateContainer(containerID, dirID, ContainerOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	mnt, err := st.Mount(containerID)

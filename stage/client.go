@@ -112,7 +112,12 @@ func Start(req Request, opt Options) (*Session, error) {
 		return nil, err
 	}
 	req.HostPID = cmd.Process.Pid
-	if opt.Cgroup != nil {
+	// Making a systemd scope is a D-Bus round trip of ~15 ms: the stage
+	// meanwhile starts up and opens the image store, and waits for the
+	// cgroup only before it creates anything. A joining stage forks the
+	// real one at once, which must start in the cgroup: it waits here.
+	follows := opt.Cgroup != nil && opt.Join == nil
+	if opt.Cgroup != nil && !follows {
 		if req.Cgroup, err = opt.Cgroup(cmd.Process.Pid); err != nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
@@ -121,7 +126,28 @@ func Start(req Request, opt Options) (*Session, error) {
 			return nil, err
 		}
 	}
-	err = json.NewEncoder(reqW).Encode(req)
+	req.CgroupFollows = follows
+	enc := json.NewEncoder(reqW)
+	err = enc.Encode(req)
+	if err == nil && follows {
+		path, cgErr := opt.Cgroup(cmd.Process.Pid)
+		msg := CgroupMsg{Path: path}
+		if cgErr != nil {
+			msg.Error = cgErr.Error()
+		}
+		// A stage that failed already has said why on the reply pipe.
+		_ = enc.Encode(msg)
+		if cgErr != nil {
+			// The stage gives up before it creates anything; the error
+			// the CLI has is the one to report.
+			reqW.Close()
+			repW.Close() // this end too, or the copy never ends
+			_, _ = io.Copy(io.Discard, repR)
+			_ = cmd.Wait()
+			repR.Close()
+			return nil, cgErr
+		}
+	}
 	reqW.Close()
 	if err != nil {
 		_ = cmd.Process.Kill()

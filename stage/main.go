@@ -3,6 +3,7 @@ package stage
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -58,6 +59,27 @@ func (r *replier) warnf(format string, args ...any) {
 type stage struct {
 	req Request
 	out *replier
+	// requests is the request pipe, which a CgroupMsg may follow.
+	requests *json.Decoder
+}
+
+// awaitCgroup waits for the cgroup the CLI makes while this stage works,
+// if it makes one, and sets s.req.Cgroup. It must be called before the
+// stage forks anything that belongs in the container's cgroup.
+func (s *stage) awaitCgroup() error {
+	if !s.req.CgroupFollows {
+		return nil
+	}
+	s.req.CgroupFollows = false
+	var m CgroupMsg
+	if err := s.requests.Decode(&m); err != nil {
+		return fmt.Errorf("read the container's cgroup from box: %w", err)
+	}
+	if m.Error != "" {
+		return errors.New(m.Error)
+	}
+	s.req.Cgroup = m.Path
+	return nil
 }
 
 // Main is the Stage role.
@@ -76,7 +98,8 @@ func Main() int {
 	rf := os.NewFile(fdReplies, "replies")
 	out := &replier{f: rf, enc: json.NewEncoder(rf)}
 	var req Request
-	if err := json.NewDecoder(os.NewFile(fdRequest, "request")).Decode(&req); err != nil {
+	requests := json.NewDecoder(os.NewFile(fdRequest, "request"))
+	if err := requests.Decode(&req); err != nil {
 		out.send(Reply{Error: &Error{Msg: fmt.Sprintf("read request: %v", err)}})
 		return 125
 	}
@@ -99,7 +122,7 @@ func Main() int {
 		out.send(Reply{Error: &Error{Msg: fmt.Sprintf("mount /proc for box's pid namespace: %v", err)}})
 		return 125
 	}
-	s := &stage{req: req, out: out}
+	s := &stage{req: req, out: out, requests: requests}
 	result, exit, err := s.dispatch(context.Background())
 	switch {
 	case err != nil:

@@ -51,7 +51,14 @@ const (
 	OpSizes = "sizes"
 )
 
-// Request is the one message the CLI sends.
+// CgroupMsg follows a Request with CgroupFollows: the cgroup the CLI made
+// for the container, or why it could not.
+type CgroupMsg struct {
+	Path  string `json:"path,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// Request is the message the CLI sends (then a CgroupMsg, if it says so).
 type Request struct {
 	Op      string       `json:"op"`
 	Dirs    boxdirs.Dirs `json:"dirs"`
@@ -62,6 +69,9 @@ type Request struct {
 	// Cgroup is the cgroup the stage was started in for its container
 	// (cgdelegate), made by the CLI; "" for none.
 	Cgroup string `json:"cgroup,omitempty"`
+	// CgroupFollows: the CLI makes the cgroup while the stage opens the
+	// store, and sends it as a CgroupMsg after the Request.
+	CgroupFollows bool `json:"cgroupFollows,omitempty"`
 	// ProgressReplies: report pull progress as replies (the stage of a
 	// detached container has no stderr of the user's); ProgressTerminal
 	// says the user's stderr is a terminal, for bars.

@@ -89,6 +89,11 @@ func (s *stage) create(ctx context.Context, records *container.Store, r *RunRequ
 	if err := s.anonymousVolumes(&cfg, imgCfg.Volumes); err != nil {
 		return nil, is, err
 	}
+	// Nothing is created until the cgroup is there: a run that cannot have
+	// one leaves nothing behind.
+	if err := s.awaitCgroup(); err != nil {
+		return nil, is, err
+	}
 	if c, err = records.Create(cfg); err != nil {
 		s.removeVolumes(cfg)
 		return nil, is, err
@@ -108,7 +113,7 @@ func (s *stage) create(ctx context.Context, records *container.Store, r *RunRequ
 				return nil, is, err
 			}
 		}
-		if err = is.CreateContainer(c.Config.ID, cfg.ImageID, uidMap, gidMap); err != nil {
+		if err = is.CreateContainer(c.Config.ID, cfg.ImageID, image.ContainerOptions{UIDMap: uidMap, GIDMap: gidMap, Volatile: cfg.AutoRemove}); err != nil {
 			s.discard(records, is, c.Config.ID)
 			return nil, is, err
 		}
@@ -225,6 +230,9 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 			}
 		}
 		return files
+	}
+	if err := s.awaitCgroup(); err != nil {
+		return 0, err
 	}
 	var cg *cgdelegate.Group
 	if s.req.Cgroup != "" {
