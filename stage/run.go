@@ -298,6 +298,9 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		logs.started()
 		raw, _ := json.Marshal(RunResult{ID: id})
 		s.out.finish(Reply{Result: raw})
+		// From here this stage idles as the container's monitor for as long
+		// as it runs.
+		dropCleanFilePages()
 	}
 	for restarts := 0; ; restarts++ {
 		code = waitSignalling(proc, sigs)
