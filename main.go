@@ -7,6 +7,7 @@ import (
 	"go.podman.io/storage/pkg/reexec"
 
 	"github.com/boxcli/box/cli"
+	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/roles"
 	"github.com/boxcli/box/sandbox"
 	"github.com/boxcli/box/stage"
@@ -30,6 +31,8 @@ func main() {
 		os.Exit(sandbox.ExecMain())
 	case roles.Copy:
 		os.Exit(sandbox.CopyMain())
+	case roles.OverlayProbe:
+		os.Exit(image.ProbeMain())
 	}
 	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

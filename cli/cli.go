@@ -76,6 +76,7 @@ type root struct {
 	Container containerCmd `cmd:"" group:"Containers" help:"Manage containers (ls, rm, inspect, logs, stop, kill, wait, exec).\n\nExample: box container ls -a"`
 	Image     imageCmd     `cmd:"" group:"Images" help:"Manage images (ls, rm, inspect, prune, history, tag, save, load, import).\n\nExample: box image prune -a"`
 	Unshare   unshareCmd   `cmd:"" group:"System" help:"Run a command as root in box's user namespace (to inspect or delete files owned by subordinate ids).\n\nExample: box unshare ls -ln ~/.local/share/box/storage"`
+	Doctor    doctorCmd    `cmd:"" group:"System" help:"Check what rootless containers need here, one line each with the fix; exit 1 if box cannot run containers.\n\nExample: box doctor --format json"`
 	Info      infoCmd      `cmd:"" group:"System" help:"Show how box runs here: cgroup version, manager and delegated controllers, id maps, storage, helpers.\n\nExample: box info --format '{{.Host.CgroupManager}} {{.Host.CgroupControllers}}'"`
 	Version   versionCmd   `cmd:"" group:"System" help:"Show box's version.\n\nExample: box version"`
 }

@@ -118,3 +118,19 @@ func kernelRelease() (string, error) {
 	}
 	return string(bytes.TrimRight(u.Release[:], "\x00")), nil
 }
+
+// ProbeMain is the OverlayProbe role, for box doctor: in a user and mount
+// namespace of its own, it tries native overlay with userxattr in a temp
+// directory below os.Args[1] (on the store's filesystem), prints why it
+// failed if it did, and exits 1 then. With no directory it only shows
+// that the namespaces could be made.
+func ProbeMain() int {
+	if len(os.Args) < 2 {
+		return 0
+	}
+	if err := probeOverlay(os.Args[1], "userxattr"); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	return 0
+}

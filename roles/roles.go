@@ -27,4 +27,7 @@ const (
 	// Copy runs in the user, mount and pid namespaces of a running container,
 	// entered by nsenter like Exec: it writes or unpacks box cp's tar.
 	Copy = "copy"
+	// OverlayProbe tries native overlay in a user and mount namespace of
+	// its own, for box doctor.
+	OverlayProbe = "overlay-probe"
 )
