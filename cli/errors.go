@@ -23,6 +23,9 @@ type exitCode int
 
 func (c exitCode) Error() string { return "exit status" }
 
+// seeDoctor ends messages whose cause box doctor checks.
+const seeDoctor = " ('box doctor' checks what this machine lacks)"
+
 // report words err for the user and chooses the exit code: Docker's
 // 125 for box's own errors, 126 and 127 for commands that cannot run,
 // the container's status otherwise.
@@ -57,7 +60,7 @@ func report(e *env, err error) int {
 	case errors.Is(err, image.ErrBadReference), errors.Is(err, registry.ErrBadReference):
 		return fail(e, 125, "%v; an image reference looks like name[:tag] or a hex image ID", err)
 	case errors.Is(err, image.ErrDriverUnavailable):
-		return fail(e, 125, "%v; choose another with --storage-driver (overlay, fuse-overlayfs or vfs)", err)
+		return fail(e, 125, "%v; choose another with --storage-driver (overlay, fuse-overlayfs or vfs)%s", err, seeDoctor)
 	case errors.Is(err, container.ErrNameInUse):
 		return fail(e, 125, "%v; remove that container (box rm NAME) or choose another --name", err)
 	case errors.Is(err, container.ErrNotFound), errors.Is(err, container.ErrAmbiguous):
@@ -69,17 +72,19 @@ func report(e *env, err error) int {
 	case errors.Is(err, portfwd.ErrPortInUse):
 		return fail(e, 125, "%v; stop what listens there or choose another host port", err)
 	case errors.Is(err, netslirp.ErrNotInstalled):
-		return fail(e, 125, "%v; install the slirp4netns package, or use --network none", err)
+		return fail(e, 125, "%v; install the slirp4netns package, or use --network none%s", err, seeDoctor)
 	case errors.As(err, &noPort):
 		return fail(e, 125, "%v; see box port %s", err, noPort.name)
 	case errors.Is(err, cgdelegate.ErrNoController):
-		return fail(e, 125, "%v; have systemd delegate them to users (systemctl edit user@.service: [Service] Delegate=cpu cpuset io memory pids) or leave out those limits", err)
+		return fail(e, 125, "%v; have systemd delegate them to users (systemctl edit user@.service: [Service] Delegate=cpu cpuset io memory pids) or leave out those limits%s", err, seeDoctor)
 	case errors.Is(err, cgdelegate.ErrUnavailable):
-		return fail(e, 125, "%v; resource limits and pause need cgroup v2 (boot with systemd.unified_cgroup_hierarchy=1) and a systemd user session (loginctl enable-linger $USER), or a cgroup delegated to you (--cgroup-manager=cgroupfs)", err)
+		return fail(e, 125, "%v; resource limits and pause need cgroup v2 (boot with systemd.unified_cgroup_hierarchy=1) and a systemd user session (loginctl enable-linger $USER), or a cgroup delegated to you (--cgroup-manager=cgroupfs)%s", err, seeDoctor)
 	case errors.Is(err, subid.ErrNoRange):
-		return fail(e, 125, "%v; add a range (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER) or use --userns=single", err)
+		return fail(e, 125, "%v; add a range (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER) or use --userns=single%s", err, seeDoctor)
 	case errors.Is(err, userns.ErrNoHelper):
-		return fail(e, 125, "%v; install the uidmap package or use --userns=single", err)
+		return fail(e, 125, "%v; install the uidmap package or use --userns=single%s", err, seeDoctor)
+	case errors.Is(err, userns.ErrRefused):
+		return fail(e, 125, "%v; run 'box doctor' for why and the fix", err)
 	case errors.Is(err, tarcp.ErrNotFound), errors.Is(err, tarcp.ErrNotDir):
 		return fail(e, 125, "%v; check the path (CONTAINER:PATH is in the container, any other path on the host)", err)
 	}

@@ -89,7 +89,7 @@ func (e *env) maps(h *host, mode userns.Mode) (userns.Maps, error) {
 		if errors.Is(m.Fallback, userns.ErrNoHelper) {
 			fix = "install the uidmap package"
 		}
-		e.warn(fmt.Sprintf("%v: using a single-ID user namespace (image files all belong to root); %s, or pass --userns=single to silence this", m.Fallback, fix))
+		e.warn(fmt.Sprintf("%v: using a single-ID user namespace (image files all belong to root); %s, or pass --userns=single to silence this%s", m.Fallback, fix, seeDoctor))
 	}
 	return m, nil
 }

@@ -12,6 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// ErrRefused: the kernel or a security module refused to make a user
+// namespace (a sysctl, AppArmor, a seccomp filter around box).
+var ErrRefused = errors.New("creating a user namespace was refused")
+
 // syncEnv names the inherited fd on which a child waits until its maps are
 // written; it looks internal on purpose.
 const syncEnv = "_BOX_SYNC_FD"
@@ -45,6 +49,9 @@ func Start(cmd *exec.Cmd, maps Maps) error {
 	cmd.Env = append(cmd.Env, syncEnv+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
 
 	if err := cmd.Start(); err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS) {
+			return fmt.Errorf("%w: %w", ErrRefused, err)
+		}
 		return err
 	}
 	if err := writeMaps(cmd.Process.Pid, maps); err != nil {
