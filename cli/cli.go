@@ -75,6 +75,7 @@ type root struct {
 	History    historyCmd    `cmd:"" group:"Images" help:"Show an image's layers.\n\nExample: box history busybox"`
 	Container  containerCmd  `cmd:"" group:"Containers" help:"Manage containers (ls, rm, inspect, logs, stop, kill, wait, exec).\n\nExample: box container ls -a"`
 	Image      imageCmd      `cmd:"" group:"Images" help:"Manage images (ls, rm, inspect, prune, history, tag, save, load, import).\n\nExample: box image prune -a"`
+	Volume     volumeCmd     `cmd:"" group:"Containers" help:"Manage volumes (create, ls, inspect, rm, prune); -v NAME:/path makes one on first use.\n\nExample: box volume ls"`
 	Unshare    unshareCmd    `cmd:"" group:"System" help:"Run a command as root in box's user namespace (to inspect or delete files owned by subordinate ids).\n\nExample: box unshare ls -ln ~/.local/share/box/storage"`
 	Completion completionCmd `cmd:"" group:"System" help:"Print a shell completion script for bash, zsh or fish (commands, flags, container and image names).\n\nExample: source <(box completion bash)"`
 	Complete   completeCmd   `cmd:"" name:"__complete" hidden:"" help:"Complete the last of the given words (used by the completion scripts)."`

@@ -15,6 +15,7 @@ import (
 	"github.com/boxcli/box/subid"
 	"github.com/boxcli/box/tarcp"
 	"github.com/boxcli/box/userns"
+	"github.com/boxcli/box/volume"
 )
 
 // exitCode is a command's own request for a status, with nothing to print
@@ -85,6 +86,10 @@ func report(e *env, err error) int {
 		return fail(e, 125, "%v; install the uidmap package or use --userns=single%s", err, seeDoctor)
 	case errors.Is(err, userns.ErrRefused):
 		return fail(e, 125, "%v; run 'box doctor' for why and the fix", err)
+	case errors.Is(err, errNoVolume):
+		return fail(e, 125, "%v; see 'box volume ls'", err)
+	case errors.Is(err, volume.ErrBadName):
+		return fail(e, 125, "%v", err)
 	case errors.Is(err, tarcp.ErrNotFound), errors.Is(err, tarcp.ErrNotDir):
 		return fail(e, 125, "%v; check the path (CONTAINER:PATH is in the container, any other path on the host)", err)
 	}

@@ -13,6 +13,7 @@ import (
 	units "github.com/docker/go-units"
 
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/volume"
 )
 
 // errOneLine fails t when err's message spans lines: box prints errors as
@@ -78,8 +79,8 @@ func checkMount(t *testing.T, what string, m container.Mount) {
 			t.Fatalf("%s = %+v: unknown tmpfs option %q", what, m, o)
 		}
 	}
-	if m.Name != "" || m.Anonymous {
-		t.Fatalf("%s = %+v: the parsers name no volume", what, m)
+	if m.Anonymous || m.Name != "" && (m.Type != "volume" || volume.CheckName(m.Name) != nil) {
+		t.Fatalf("%s = %+v: only a named volume has a name, and a valid one", what, m)
 	}
 }
 

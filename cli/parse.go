@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/volume"
 )
 
 // buildEnv applies --env-file files, then -e values, as Docker does: later
@@ -90,7 +91,7 @@ func badEnvName(k string) bool {
 }
 
 // parseVolume reads -v HOST:CONTAINER[:OPTIONS]. Host paths may be
-// relative (to the current directory); named volumes come later.
+// relative (to the current directory); anything else names a volume.
 func parseVolume(spec string) (container.Mount, error) {
 	if strings.ContainsRune(spec, 0) {
 		return container.Mount{}, fmt.Errorf("invalid volume %q: NUL byte", spec)
@@ -104,17 +105,23 @@ func parseVolume(spec string) (container.Mount, error) {
 		return container.Mount{}, fmt.Errorf("invalid volume %q: want HOST-PATH:CONTAINER-PATH[:ro|rw]", spec)
 	}
 	src, dst := parts[0], parts[1]
-	if !strings.HasPrefix(src, "/") && !strings.HasPrefix(src, ".") && !strings.HasPrefix(src, "~") {
-		return container.Mount{}, fmt.Errorf("invalid volume %q: named volumes are not supported; give a host path (absolute, or starting with ./)", spec)
-	}
 	if !filepath.IsAbs(dst) {
 		return container.Mount{}, fmt.Errorf("invalid volume %q: the container path must be absolute", spec)
 	}
-	abs, err := expandPath(src)
-	if err != nil {
-		return container.Mount{}, err
+	var m container.Mount
+	if !strings.HasPrefix(src, "/") && !strings.HasPrefix(src, ".") && !strings.HasPrefix(src, "~") {
+		// A named volume, as Docker: anything that is not a path.
+		if err := volume.CheckName(src); err != nil {
+			return container.Mount{}, fmt.Errorf("invalid volume %q: %w (a host path must be absolute or start with ./)", spec, err)
+		}
+		m = container.Mount{Type: "volume", Name: src, Destination: filepath.Clean(dst)}
+	} else {
+		abs, err := expandPath(src)
+		if err != nil {
+			return container.Mount{}, err
+		}
+		m = container.Mount{Type: "bind", Source: abs, Destination: filepath.Clean(dst)}
 	}
-	m := container.Mount{Type: "bind", Source: abs, Destination: filepath.Clean(dst)}
 	if len(parts) == 3 {
 		for _, o := range strings.Split(parts[2], ",") {
 			switch o {
@@ -192,7 +199,10 @@ func parseMount(spec string) (container.Mount, error) {
 		m.Source = abs
 	case "volume":
 		if m.Source != "" {
-			return bad("named volumes are not supported yet; leave out source= for an anonymous volume, or use type=bind")
+			if err := volume.CheckName(m.Source); err != nil {
+				return bad(err.Error())
+			}
+			m.Name, m.Source = m.Source, ""
 		}
 	case "tmpfs":
 		if m.Source != "" {

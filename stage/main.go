@@ -15,6 +15,7 @@ import (
 	"github.com/boxcli/box/events"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/userns"
+	"github.com/boxcli/box/volume"
 )
 
 // The stage's inherited descriptors, in the order client.go passes them.
@@ -200,6 +201,15 @@ func (s *stage) dispatch(ctx context.Context) (any, *int, error) {
 			}
 			return sizes, nil
 		})
+	case OpRemoveVolumes:
+		vols := volume.Open(s.req.Dirs.Volumes())
+		for _, name := range s.req.IDs {
+			if err := vols.Remove(name); err != nil {
+				return nil, nil, err
+			}
+			s.event("volume", "remove", name, nil)
+		}
+		return nil, nil, nil
 	case OpCopy, OpDiff, OpExport:
 		res, err := s.files(s.req.Copy)
 		return res, nil, err

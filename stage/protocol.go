@@ -47,6 +47,9 @@ const (
 	OpCopy   = "cp"
 	OpDiff   = "diff"
 	OpExport = "export"
+	// OpRemoveVolumes deletes the volumes named in IDs (box volume rm,
+	// prune): their files belong to subordinate ids.
+	OpRemoveVolumes = "volume-rm"
 	// OpSizes measures the layers of the containers in IDs (ps --size).
 	OpSizes = "sizes"
 )

@@ -583,7 +583,8 @@ func mergeEnv(base, over []string) []string {
 
 // anonymousVolumes makes the volumes for -v /path and --mount
 // type=volume without a source, and for the image's VOLUMEs that no mount
-// covers, as Docker does.
+// covers, as Docker does; and named volumes (-v NAME:/path) that do not
+// exist yet.
 func (s *stage) anonymousVolumes(cfg *container.Config, imageVolumes map[string]struct{}) error {
 	covered := map[string]bool{}
 	for _, m := range cfg.Mounts {
@@ -602,6 +603,15 @@ func (s *stage) anonymousVolumes(cfg *container.Config, imageVolumes map[string]
 	vols := volume.Open(s.req.Dirs.Volumes())
 	for i, m := range cfg.Mounts {
 		if m.Type != "volume" || m.Source != "" {
+			continue
+		}
+		if m.Name != "" {
+			// -v NAME:/path: made on first use, kept after the container.
+			if _, err := vols.Create(m.Name); err != nil {
+				s.removeVolumes(*cfg)
+				return err
+			}
+			cfg.Mounts[i].Source = vols.Path(m.Name)
 			continue
 		}
 		name, err := vols.CreateAnonymous()

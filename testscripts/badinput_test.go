@@ -90,6 +90,14 @@ func badCases() []badCase {
 	return []badCase{
 		// The root and the command groups.
 		{name: "box/unknown-command", args: []string{"bogus"}, want: `^unexpected argument bogus.*; see 'box --help'$`},
+		{name: "volume/rm-missing", args: []string{"volume", "rm", "nosuch"}, want: `^no such volume: nosuch; see 'box volume ls'$`},
+		{name: "volume/inspect-missing", args: []string{"volume", "inspect", "nosuch"}, want: `^no such volume: nosuch; see 'box volume ls'$`},
+		{name: "volume/create-bad-name", args: []string{"volume", "create", "a/b"}, want: `^invalid volume name "a/b"`},
+		{name: "volume/ls-bad-filter", args: []string{"volume", "ls", "--filter", "bogus=1"}, want: `^invalid filter "bogus=1"`},
+		{name: "run/volume-bad-name", args: []string{"run", "--rm", "-v", "a:/x", "$IMAGE", "true"}, want: `^invalid volume "a:/x": invalid volume name "a"`},
+		{name: "doctor/format-bogus", args: []string{"doctor", "--format", "yaml"}, want: `^--format must be one of .* but got "yaml"`},
+		{name: "completion/unknown-shell", args: []string{"completion", "tcsh"}, want: `must be one of "bash","zsh","fish" but got "tcsh"`},
+		{name: "completion/no-shell", args: []string{"completion"}, want: `^expected "<shell>"; see 'box completion --help'$`},
 		{name: "box/storage-driver", args: []string{"--storage-driver=bogus", "ps"}, want: `^--storage-driver must be one of .* but got "bogus"`},
 		{name: "box/storage-driver-env", args: []string{"ps"}, env: []string{"BOX_STORAGE_DRIVER=bogus"}, want: `^--storage-driver must be one of .* but got "bogus"`},
 		{name: "container/no-subcommand", args: []string{"container"}, want: `^expected one of "ls", .*; see 'box container --help'$`},

@@ -13,9 +13,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
+	"time"
 )
 
 // Store is the directory volumes live in.
@@ -49,6 +53,86 @@ func (s *Store) CreateAnonymous() (name string, err error) {
 		return "", fmt.Errorf("create volume %s: %w", name[:12], err)
 	}
 	return name, nil
+}
+
+// validName is Docker's rule for volume names.
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+// CheckName refuses a name Docker would refuse.
+func CheckName(name string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("%w %q: two or more of a-z A-Z 0-9 _ . -, starting with a letter or digit", ErrBadName, name)
+	}
+	return nil
+}
+
+// Create makes the named volume if it does not exist yet, and says
+// whether it did.
+func (s *Store) Create(name string) (created bool, err error) {
+	if err := CheckName(name); err != nil {
+		return false, err
+	}
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return false, fmt.Errorf("create volume directory: %w", err)
+	}
+	if err := os.Mkdir(filepath.Join(s.dir, name), 0o700); errors.Is(err, fs.ErrExist) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("create volume %s: %w", name, err)
+	}
+	if err := os.Mkdir(s.Path(name), 0o755); err != nil {
+		_ = os.RemoveAll(filepath.Join(s.dir, name))
+		return false, fmt.Errorf("create volume %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// Info is what box volume ls and inspect show of a volume.
+type Info struct {
+	Name       string
+	Mountpoint string
+	CreatedAt  time.Time
+	// Anonymous: named by box (64 hex digits), for -v /path or VOLUME.
+	Anonymous bool
+}
+
+// Get describes volume name; a missing one Is fs.ErrNotExist.
+func (s *Store) Get(name string) (Info, error) {
+	if CheckName(name) != nil {
+		return Info{}, fmt.Errorf("volume %q: %w", name, fs.ErrNotExist)
+	}
+	fi, err := os.Stat(s.Path(name))
+	if err != nil {
+		return Info{}, fmt.Errorf("volume %s: %w", name, fs.ErrNotExist)
+	}
+	return Info{Name: name, Mountpoint: s.Path(name), CreatedAt: fi.ModTime().UTC(), Anonymous: anonymous(name)}, nil
+}
+
+// List describes every volume, by name.
+func (s *Store) List() ([]Info, error) {
+	ents, err := os.ReadDir(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list volumes: %w", err)
+	}
+	var out []Info
+	for _, e := range ents {
+		if i, err := s.Get(e.Name()); err == nil {
+			out = append(out, i)
+		}
+	}
+	slices.SortFunc(out, func(a, b Info) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func anonymous(name string) bool {
+	if len(name) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(name)
+	return err == nil
 }
 
 // Remove deletes volume name and its data; a missing one is no error.

@@ -2,6 +2,7 @@ package volume
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -48,5 +49,53 @@ func TestAnonymous(t *testing.T) {
 	}
 	if _, err := os.Stat(s.Path(b)); err != nil {
 		t.Errorf("the other volume went too: %v", err)
+	}
+}
+
+func TestNamedVolumes(t *testing.T) {
+	s := Open(filepath.Join(t.TempDir(), "volumes"))
+	if l, err := s.List(); err != nil || len(l) != 0 {
+		t.Fatalf("List of a new store = %v, %v, want none", l, err)
+	}
+	for _, bad := range []string{"", "a", "-x", ".x", "a/b", "..", "a b", "é1"} {
+		if _, err := s.Create(bad); !errors.Is(err, ErrBadName) {
+			t.Errorf("Create(%q) = %v, want ErrBadName", bad, err)
+		}
+	}
+	if created, err := s.Create("data"); err != nil || !created {
+		t.Fatalf("Create(data) = %v, %v, want true, nil", created, err)
+	}
+	if err := os.WriteFile(filepath.Join(s.Path("data"), "f"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if created, err := s.Create("data"); err != nil || created {
+		t.Fatalf("Create(data) again = %v, %v, want false, nil", created, err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Path("data"), "f")); err != nil {
+		t.Errorf("Create of an existing volume lost its data: %v", err)
+	}
+	anon, err := s.CreateAnonymous()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.List()
+	if err != nil || len(l) != 2 {
+		t.Fatalf("List = %+v, %v, want 2", l, err)
+	}
+	byName := map[string]Info{l[0].Name: l[0], l[1].Name: l[1]}
+	if i := byName["data"]; i.Anonymous || i.Mountpoint != s.Path("data") || i.CreatedAt.IsZero() {
+		t.Errorf("data = %+v", i)
+	}
+	if !byName[anon].Anonymous {
+		t.Errorf("%s is not anonymous: %+v", anon, byName[anon])
+	}
+	if _, err := s.Get("nosuch"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Get(nosuch) = %v, want ErrNotExist", err)
+	}
+	if err := s.Remove("data"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get("data"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Get after Remove = %v, want ErrNotExist", err)
 	}
 }
