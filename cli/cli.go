@@ -80,6 +80,7 @@ type root struct {
 	Completion completionCmd `cmd:"" group:"System" help:"Print a shell completion script for bash, zsh or fish (commands, flags, container and image names).\n\nExample: source <(box completion bash)"`
 	Complete   completeCmd   `cmd:"" name:"__complete" hidden:"" help:"Complete the last of the given words (used by the completion scripts)."`
 	Doctor     doctorCmd     `cmd:"" group:"System" help:"Check what rootless containers need here, one line each with the fix; exit 1 if box cannot run containers.\n\nExample: box doctor --format json"`
+	System     systemCmd     `cmd:"" group:"System" help:"Disk usage (df), prune and reset of what box stores.\n\nExample: box system df"`
 	Info       infoCmd       `cmd:"" group:"System" help:"Show how box runs here: cgroup version, manager and delegated controllers, id maps, storage, helpers.\n\nExample: box info --format '{{.Host.CgroupManager}} {{.Host.CgroupControllers}}'"`
 	Version    versionCmd    `cmd:"" group:"System" help:"Show box's version.\n\nExample: box version"`
 }

@@ -201,6 +201,10 @@ func (s *stage) dispatch(ctx context.Context) (any, *int, error) {
 			}
 			return sizes, nil
 		})
+	case OpDiskUsage:
+		return s.withImages(func(is *image.Store) (any, error) { return s.diskUsage(is) })
+	case OpReset:
+		return nil, nil, s.reset()
 	case OpRemoveVolumes:
 		vols := volume.Open(s.req.Dirs.Volumes())
 		for _, name := range s.req.IDs {

@@ -2,12 +2,15 @@ package stage
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/sandbox"
+	"github.com/boxcli/box/volume"
 )
 
 // remove deletes containers: the layer, the runtime files, the record.
@@ -93,4 +96,60 @@ func (s *stage) unshare(args []string) (int, error) {
 func errorsIsNotFound(err error) bool {
 	_, ok := err.(*exec.Error)
 	return ok
+}
+
+// diskUsage is box system df's measurements.
+func (s *stage) diskUsage(is *image.Store) (*DiskUsage, error) {
+	du := &DiskUsage{Containers: map[string]int64{}, Volumes: map[string]int64{}}
+	var err error
+	if du.Images, err = is.Images(); err != nil {
+		return nil, err
+	}
+	for _, id := range s.req.IDs {
+		// A container without a layer (--rootfs) takes no store space.
+		if sz, err := is.Size(id); err == nil {
+			du.Containers[id] = sz.RW
+		}
+	}
+	vols, err := volume.Open(s.req.Dirs.Volumes()).List()
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vols {
+		du.Volumes[v.Name] = dirSize(v.Mountpoint)
+	}
+	return du, nil
+}
+
+// dirSize is the apparent size of the files below dir; what cannot be read
+// counts nothing.
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// reset deletes what box stored, in the user namespace where its files'
+// owners are mapped: the store (graph root and run root), the volumes, the
+// container records and their runtime directories, the event log. The CLI
+// has removed every container first, so no stage of this user holds a
+// mount of the store.
+func (s *stage) reset() error {
+	d := s.req.Dirs
+	for _, dir := range []string{d.Storage(), d.StorageRun(), d.Volumes(), d.Containers(), filepath.Join(d.Runtime, "containers"), d.Events()} {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("reset: %w", err)
+		}
+	}
+	return nil
 }

@@ -50,9 +50,23 @@ const (
 	// OpRemoveVolumes deletes the volumes named in IDs (box volume rm,
 	// prune): their files belong to subordinate ids.
 	OpRemoveVolumes = "volume-rm"
+	// OpDiskUsage measures images, the layers of the containers in IDs, and
+	// the volumes (box system df).
+	OpDiskUsage = "df"
+	// OpReset deletes the store, the volumes and the records (box system
+	// reset, once every container is gone).
+	OpReset = "reset"
 	// OpSizes measures the layers of the containers in IDs (ps --size).
 	OpSizes = "sizes"
 )
+
+// DiskUsage is OpDiskUsage's result: images, each container's writable
+// layer by ID, and each volume's size by name, in bytes.
+type DiskUsage struct {
+	Images     []image.Summary  `json:"images"`
+	Containers map[string]int64 `json:"containers"`
+	Volumes    map[string]int64 `json:"volumes"`
+}
 
 // CgroupMsg follows a Request with CgroupFollows: the cgroup the CLI made
 // for the container, or why it could not.
