@@ -10,11 +10,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/boxcli/box/boxdirs"
+	"github.com/boxcli/box/config"
+	"github.com/boxcli/box/network"
 )
 
 // Version is set at build time with -ldflags "-X github.com/boxcli/box/cli.Version=...".
@@ -90,6 +96,10 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	g              *globals
+	// conf is the config file's defaults; storage is the storage driver
+	// setting in effect and where it came from (box info shows it).
+	conf    config.File
+	storage config.Setting
 }
 
 func (e *env) warn(msg string) { fmt.Fprintf(e.stderr, "box: warning: %s\n", msg) }
@@ -133,6 +143,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		}
 		fmt.Fprintf(stderr, "box: %s; see '%s --help'\n", err, cmd)
 		return 125
+	}
+	if err := e.applyConfig(args); err != nil {
+		return report(e, err)
 	}
 	err = kctx.Run(e)
 	return report(e, err)
@@ -220,6 +233,30 @@ func kebab(s string) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// applyConfig reads the config file and lets it set the storage driver
+// where neither --storage-driver nor BOX_STORAGE_DRIVER did; run and
+// create take its network and userns where their flags are not given.
+func (e *env) applyConfig(args []string) error {
+	d, err := boxdirs.Lookup(osEnv, os.Getuid())
+	if err != nil {
+		return err
+	}
+	e.conf, err = config.Load(filepath.Join(d.Config, config.FileName), func(s string) error {
+		_, err := network.Parse(s)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	flag := ""
+	if slices.ContainsFunc(args, func(a string) bool { return a == "--storage-driver" || strings.HasPrefix(a, "--storage-driver=") }) {
+		flag = e.g.StorageDriver
+	}
+	e.storage = config.Pick(flag, "BOX_STORAGE_DRIVER", osEnv("BOX_STORAGE_DRIVER"), e.conf.StorageDriver, e.conf.Path, "")
+	e.g.StorageDriver = e.storage.Value
+	return nil
 }
 
 // commandPath is the command n as one types it: its names from the root,

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 
 	"github.com/boxcli/box/cgdelegate"
+	"github.com/boxcli/box/config"
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/netslirp"
@@ -86,6 +87,8 @@ func report(e *env, err error) int {
 		return fail(e, 125, "%v; install the uidmap package or use --userns=single%s", err, seeDoctor)
 	case errors.Is(err, userns.ErrRefused):
 		return fail(e, 125, "%v; run 'box doctor' for why and the fix", err)
+	case errors.Is(err, config.ErrInvalid):
+		return fail(e, 125, "%v; fix the file, or move it aside", err)
 	case errors.Is(err, errNoVolume):
 		return fail(e, 125, "%v; see 'box volume ls'", err)
 	case errors.Is(err, volume.ErrBadName):

@@ -11,10 +11,13 @@ import (
 	"runtime"
 	"strings"
 
+	units "github.com/docker/go-units"
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/sys/unix"
 
+	"github.com/boxcli/box/config"
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/containerlog"
 	"github.com/boxcli/box/userns"
 )
 
@@ -28,6 +31,17 @@ type systemInfo struct {
 	Host    hostInfo    `json:"host" yaml:"host"`
 	Store   storeInfo   `json:"store" yaml:"store"`
 	Version versionInfo `json:"version" yaml:"version"`
+	Config  configInfo  `json:"config" yaml:"config"`
+}
+
+// configInfo is the defaults in effect and where each came from: a flag,
+// the environment, the config file or box's own default.
+type configInfo struct {
+	File          string         `json:"file" yaml:"file"` // the config file, whether or not it exists
+	StorageDriver config.Setting `json:"storageDriver" yaml:"storageDriver"`
+	Network       config.Setting `json:"network" yaml:"network"`
+	Userns        config.Setting `json:"userns" yaml:"userns"`
+	LogMaxSize    config.Setting `json:"logMaxSize" yaml:"logMaxSize"`
 }
 
 type hostInfo struct {
@@ -151,6 +165,15 @@ func (c *infoCmd) Run(e *env) error {
 			st.Stopped++
 		}
 	}
+	ci := &si.Config
+	ci.File = filepath.Join(h.dirs.Config, config.FileName)
+	ci.StorageDriver = e.storage
+	if ci.StorageDriver.Value == "" {
+		ci.StorageDriver.Value = "the first that works: overlay, fuse-overlayfs, vfs"
+	}
+	ci.Network = config.Pick("", "", "", e.conf.Network, e.conf.Path, "slirp4netns")
+	ci.Userns = config.Pick("", "", "", e.conf.Userns, e.conf.Path, "auto")
+	ci.LogMaxSize = config.Pick("", "", "", e.conf.LogMaxSize, e.conf.Path, units.BytesSize(containerlog.DefaultMaxSize))
 	si.Version = versionInfo{Version: Version, GoVersion: runtime.Version(), OsArch: runtime.GOOS + "/" + runtime.GOARCH}
 
 	switch c.Format {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,7 +55,7 @@ type runCmd struct {
 	Tmpfs         []string          `sep:"none" help:"Mount a tmpfs: PATH[:OPTIONS]."`
 	Hostname      string            `help:"Container host name (default: the short container ID)."`
 	ReadOnly      bool              `name:"read-only" help:"Mount the container's root filesystem read-only."`
-	Userns        string            `default:"auto" help:"User namespace: auto (subordinate ids), single (one ID) or keep-id (your uid is yours inside too)."`
+	Userns        string            `help:"User namespace: auto (subordinate ids; the default), single (one ID) or keep-id (your uid is yours inside too)."`
 	Network       string            `name:"network" aliases:"net" help:"Network: slirp4netns[:allow_host_loopback=true,mtu=N,port_handler=rootlesskit|slirp4netns] (the default), pasta, none, host."`
 	Publish       []string          `short:"p" sep:"none" help:"Publish a port: [hostIP:][hostPort:]containerPort[/tcp|/udp]; ranges like 8000-8001:80-81; no hostPort picks a free one (see box port)."`
 	PublishAll    bool              `short:"P" name:"publish-all" help:"Publish every port the image exposes on a free host port."`
@@ -108,6 +109,13 @@ func (c *runCmd) Run(e *env) error {
 // request checks the flags and builds the stage's request for op (run or
 // create), with the id maps to start the stage with.
 func (c *runCmd) request(e *env, op string) (stage.Request, userns.Maps, error) {
+	// The config file's defaults, where no flag was given.
+	if c.Userns == "" {
+		c.Userns = cmp.Or(e.conf.Userns, "auto")
+	}
+	if c.Network == "" {
+		c.Network = e.conf.Network
+	}
 	mode, err := userns.ParseMode(c.Userns)
 	if err != nil {
 		return stage.Request{}, userns.Maps{}, err
@@ -116,6 +124,7 @@ func (c *runCmd) request(e *env, op string) (stage.Request, userns.Maps, error) 
 	if err != nil {
 		return stage.Request{}, userns.Maps{}, err
 	}
+	cfg.LogMaxSize = e.conf.LogMaxBytes
 	h, err := lookupHost()
 	if err != nil {
 		return stage.Request{}, userns.Maps{}, err

@@ -57,10 +57,13 @@ type Config struct {
 	Interactive bool      `json:"interactive,omitempty"`
 	// StdinOnce: the first attached client's end of input ends the
 	// container's stdin (created with -i to be attached, not run -d).
-	StdinOnce     bool              `json:"stdinOnce,omitempty"`
-	Init          bool              `json:"init,omitempty"`
-	ReadOnly      bool              `json:"readOnly,omitempty"`
-	AutoRemove    bool              `json:"autoRemove,omitempty"`
+	StdinOnce  bool `json:"stdinOnce,omitempty"`
+	Init       bool `json:"init,omitempty"`
+	ReadOnly   bool `json:"readOnly,omitempty"`
+	AutoRemove bool `json:"autoRemove,omitempty"`
+	// LogMaxSize caps a detached container's log file (0: the default);
+	// from the config file's log_max_size.
+	LogMaxSize    int64             `json:"logMaxSize,omitempty"`
 	Mounts        []Mount           `json:"mounts,omitempty"`
 	Network       string            `json:"network,omitempty"`
 	Ports         []Port            `json:"ports,omitempty"`        // -p, and -P's picks from ExposedPorts

@@ -38,8 +38,12 @@ type Writer struct {
 	now  func() time.Time
 }
 
-// Create opens path for appending (0600), rotating at DefaultMaxSize.
-func Create(path string) (*Writer, error) {
+// Create opens path for appending (0600), rotating at max bytes
+// (DefaultMaxSize if 0).
+func Create(path string, max int64) (*Writer, error) {
+	if max <= 0 {
+		max = DefaultMaxSize
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
@@ -49,7 +53,7 @@ func Create(path string) (*Writer, error) {
 		f.Close()
 		return nil, fmt.Errorf("open log: %w", err)
 	}
-	return &Writer{path: path, f: f, size: fi.Size(), max: DefaultMaxSize, now: time.Now}, nil
+	return &Writer{path: path, f: f, size: fi.Size(), max: max, now: time.Now}, nil
 }
 
 // rotate moves the full file aside; called with mu held.

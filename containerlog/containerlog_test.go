@@ -9,7 +9,7 @@ import (
 
 func TestWriteRead(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "log")
-	w, err := Create(p)
+	w, err := Create(p, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,11 +49,10 @@ func TestWriteRead(t *testing.T) {
 
 func TestRotate(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "log")
-	w, err := Create(p)
+	w, err := Create(p, 200)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.max = 200
 	out := w.Stream("stdout")
 	for i := 0; i < 20; i++ {
 		out.Write([]byte("a line of output\n"))

@@ -47,10 +47,11 @@ type monitorIOOptions struct {
 	recordDir, runDir      string
 	tty, interactive, once bool
 	holdOutput             bool
+	logMaxSize             int64
 }
 
 func newMonitorIO(o monitorIOOptions) (*monitorIO, error) {
-	w, err := containerlog.Create(filepath.Join(o.recordDir, LogFile))
+	w, err := containerlog.Create(filepath.Join(o.recordDir, LogFile), o.logMaxSize)
 	if err != nil {
 		return nil, err
 	}

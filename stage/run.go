@@ -206,7 +206,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		logs, err = newMonitorIO(monitorIOOptions{
 			recordDir: records.Dir(id), runDir: runDir,
 			tty: cfg.Tty, interactive: cfg.Interactive, once: cfg.StdinOnce,
-			holdOutput: o.attachSoon,
+			holdOutput: o.attachSoon, logMaxSize: cfg.LogMaxSize,
 		})
 		if err != nil {
 			return 0, err
