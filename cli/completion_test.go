@@ -4,7 +4,10 @@ import (
 	"io"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/alecthomas/kong"
 )
 
 func TestComplete(t *testing.T) {
@@ -66,4 +69,30 @@ func TestComplete(t *testing.T) {
 			t.Errorf("complete offers the hidden %s", c)
 		}
 	}
+}
+
+// Every command's --help has a one-line summary and an example.
+func TestHelpHasExamples(t *testing.T) {
+	var r root
+	p, err := newParser(&r, nil, &env{stdout: io.Discard, stderr: io.Discard, g: &r.globals})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(n *kong.Node)
+	walk = func(n *kong.Node) {
+		for _, c := range n.Children {
+			if c.Hidden {
+				continue
+			}
+			path := commandPath(c)
+			if c.Help == "" || strings.Contains(c.Help, "\n") {
+				t.Errorf("box %s: summary %q, want one line", path, c.Help)
+			}
+			if !strings.HasPrefix(c.Detail, "Example: ") || !strings.Contains(c.Detail, "box ") {
+				t.Errorf("box %s: no example in its help (detail %q)", path, c.Detail)
+			}
+			walk(c)
+		}
+	}
+	walk(p.Model.Node)
 }

@@ -221,15 +221,15 @@ func (c *historyCmd) Run(e *env) error {
 
 // imageCmd groups the image commands as Docker's `docker image ...`.
 type imageCmd struct {
-	Ls      imagesCmd       `cmd:"" aliases:"list" help:"List images."`
-	Rm      rmiCmd          `cmd:"" help:"Remove images."`
-	Inspect imageInspectCmd `cmd:"" help:"Show images' details as JSON."`
-	Prune   imagePruneCmd   `cmd:"" help:"Remove unused images."`
-	History historyCmd      `cmd:"" help:"Show an image's layers."`
-	Tag     tagCmd          `cmd:"" help:"Give an image another name."`
-	Pull    pullCmd         `cmd:"" help:"Pull an image from a registry."`
-	Push    pushCmd         `cmd:"" help:"Push an image to a registry."`
-	Save    saveCmd         `cmd:"" help:"Write images to an archive."`
-	Load    loadCmd         `cmd:"" help:"Load images from an archive."`
-	Import  importCmd       `cmd:"" help:"Make an image from a root filesystem."`
+	Ls      imagesCmd       `cmd:"" aliases:"list" help:"List images.\n\nExample: box image ls -q"`
+	Rm      rmiCmd          `cmd:"" help:"Remove images.\n\nExample: box image rm mybox:1"`
+	Inspect imageInspectCmd `cmd:"" help:"Show images' details as JSON.\n\nExample: box image inspect -f '{{.Config.Cmd}}' busybox"`
+	Prune   imagePruneCmd   `cmd:"" help:"Remove unused images.\n\nExample: box image prune -a"`
+	History historyCmd      `cmd:"" help:"Show an image's layers.\n\nExample: box image history busybox"`
+	Tag     tagCmd          `cmd:"" help:"Give an image another name.\n\nExample: box image tag busybox mybox:1"`
+	Pull    pullCmd         `cmd:"" help:"Pull an image from a registry.\n\nExample: box image pull 127.0.0.1:5000/library/alpine"`
+	Push    pushCmd         `cmd:"" help:"Push an image to a registry.\n\nExample: box image push mybox:1 127.0.0.1:5000/me/mybox:1"`
+	Save    saveCmd         `cmd:"" help:"Write images to an archive.\n\nExample: box image save -o busybox.tar busybox"`
+	Load    loadCmd         `cmd:"" help:"Load images from an archive.\n\nExample: box image load -i busybox.tar"`
+	Import  importCmd       `cmd:"" help:"Make an image from a root filesystem.\n\nExample: box image import rootfs.tar.gz myimage:1"`
 }

@@ -332,30 +332,30 @@ func (c *inspectCmd) Run(e *env) error {
 
 // containerCmd groups the container commands as Docker's `docker container ...`.
 type containerCmd struct {
-	Ls      psCmd               `cmd:"" aliases:"list,ps" help:"List containers."`
-	Rm      rmCmd               `cmd:"" help:"Remove containers."`
-	Inspect containerInspectCmd `cmd:"" help:"Show containers' details as JSON."`
-	Logs    logsCmd             `cmd:"" help:"Show a container's output."`
-	Stop    stopCmd             `cmd:"" help:"Stop containers."`
-	Kill    killCmd             `cmd:"" help:"Send a signal to containers."`
-	Wait    waitCmd             `cmd:"" help:"Wait for containers and print their exit codes."`
-	Exec    execCmd             `cmd:"" help:"Run a command in a running container."`
-	Run     runCmd              `cmd:"" help:"Create and run a container."`
-	Create  createCmd           `cmd:"" help:"Create a container without starting it."`
-	Start   startCmd            `cmd:"" help:"Start containers."`
-	Restart restartCmd          `cmd:"" help:"Restart containers."`
-	Prune   containerPruneCmd   `cmd:"" help:"Remove all stopped containers."`
-	Rename  renameCmd           `cmd:"" help:"Rename a container."`
-	Cp      cpCmd               `cmd:"" help:"Copy files between a container and the host."`
-	Diff    diffCmd             `cmd:"" help:"List a container's changed files."`
-	Export  exportCmd           `cmd:"" help:"Write a stopped container's files as a tar archive."`
-	Top     topCmd              `cmd:"" help:"Show a container's processes."`
-	Attach  attachCmd           `cmd:"" help:"Attach to a running container."`
-	Port    portCmd             `cmd:"" help:"List a container's published ports."`
-	Pause   pauseCmd            `cmd:"" help:"Pause containers."`
-	Unpause unpauseCmd          `cmd:"" help:"Resume paused containers."`
-	Stats   statsCmd            `cmd:"" help:"Show containers' resource use."`
-	Update  updateCmd           `cmd:"" help:"Change containers' resource limits."`
+	Ls      psCmd               `cmd:"" aliases:"list,ps" help:"List containers.\n\nExample: box container ls -a --format json"`
+	Rm      rmCmd               `cmd:"" help:"Remove containers.\n\nExample: box container rm -f web"`
+	Inspect containerInspectCmd `cmd:"" help:"Show containers' details as JSON.\n\nExample: box container inspect -f '{{.State.Status}}' web"`
+	Logs    logsCmd             `cmd:"" help:"Show a container's output.\n\nExample: box container logs -f --tail 20 web"`
+	Stop    stopCmd             `cmd:"" help:"Stop containers.\n\nExample: box container stop -t 5 web"`
+	Kill    killCmd             `cmd:"" help:"Send a signal to containers.\n\nExample: box container kill -s HUP web"`
+	Wait    waitCmd             `cmd:"" help:"Wait for containers and print their exit codes.\n\nExample: box container wait web"`
+	Exec    execCmd             `cmd:"" help:"Run a command in a running container.\n\nExample: box container exec -it web sh"`
+	Run     runCmd              `cmd:"" help:"Create and run a container.\n\nExample: box container run --rm -it box-test/busybox sh"`
+	Create  createCmd           `cmd:"" help:"Create a container without starting it.\n\nExample: box container create --name web box-test/busybox httpd -f"`
+	Start   startCmd            `cmd:"" help:"Start containers.\n\nExample: box container start -a web"`
+	Restart restartCmd          `cmd:"" help:"Restart containers.\n\nExample: box container restart -t 2 web"`
+	Prune   containerPruneCmd   `cmd:"" help:"Remove all stopped containers.\n\nExample: box container prune -f"`
+	Rename  renameCmd           `cmd:"" help:"Rename a container.\n\nExample: box container rename web web-old"`
+	Cp      cpCmd               `cmd:"" help:"Copy files between a container and the host.\n\nExample: box container cp web:/etc/hosts ./hosts"`
+	Diff    diffCmd             `cmd:"" help:"List a container's changed files.\n\nExample: box container diff web"`
+	Export  exportCmd           `cmd:"" help:"Write a stopped container's files as a tar archive.\n\nExample: box container export -o rootfs.tar web"`
+	Top     topCmd              `cmd:"" help:"Show a container's processes.\n\nExample: box container top web"`
+	Attach  attachCmd           `cmd:"" help:"Attach to a running container.\n\nExample: box container attach web"`
+	Port    portCmd             `cmd:"" help:"List a container's published ports.\n\nExample: box container port web 80/tcp"`
+	Pause   pauseCmd            `cmd:"" help:"Pause containers.\n\nExample: box container pause web"`
+	Unpause unpauseCmd          `cmd:"" help:"Resume paused containers.\n\nExample: box container unpause web"`
+	Stats   statsCmd            `cmd:"" help:"Show containers' resource use.\n\nExample: box container stats --no-stream web"`
+	Update  updateCmd           `cmd:"" help:"Change containers' resource limits.\n\nExample: box container update --memory 256m web"`
 }
 
 // securityOpt is Docker's HostConfig.SecurityOpt: what was given, with
