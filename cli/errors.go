@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"io/fs"
+	"strings"
 
 	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/config"
@@ -96,7 +97,23 @@ func report(e *env, err error) int {
 	case errors.Is(err, tarcp.ErrNotFound), errors.Is(err, tarcp.ErrNotDir):
 		return fail(e, 125, "%v; check the path (CONTAINER:PATH is in the container, any other path on the host)", err)
 	}
+	if machineCause(err) {
+		return fail(e, 125, "%v%s", err, seeDoctor)
+	}
 	return fail(e, 125, "%v", err)
+}
+
+// machineCause says whether an error box has no sentinel for comes from
+// something box doctor checks: a device node, a helper, the user
+// namespace.
+func machineCause(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"/dev/fuse", "/dev/net/tun", "newuidmap", "newgidmap", "fuse-overlayfs", "slirp4netns"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // pathError is err without the operation and path a *fs.PathError repeats

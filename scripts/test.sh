@@ -29,7 +29,7 @@ PACKAGES=(
 	uidmap fuse-overlayfs fuse3 slirp4netns passt busybox-static iproute2
 	util-linux docker-registry skopeo umoci e2fsprogs python3 make git
 	ca-certificates curl procps systemd dbus dbus-user-session libpam-systemd
-	qemu-system-x86 debootstrap zstd
+	qemu-system-x86 debootstrap zstd zsh fish
 )
 
 say() { printf '>>> %s\n' "$*"; }
