@@ -49,11 +49,7 @@ type psRow struct {
 }
 
 func (c *psCmd) Run(e *env) error {
-	h, records, err := openRecords()
-	if err != nil {
-		return err
-	}
-	list, err := records.List()
+	h, records, list, err := listContainers()
 	if err != nil {
 		return err
 	}
@@ -439,11 +435,7 @@ type containerPruneCmd struct {
 
 // Run removes every stopped container.
 func (c *containerPruneCmd) Run(e *env) error {
-	_, records, err := openRecords()
-	if err != nil {
-		return err
-	}
-	list, err := records.List()
+	_, _, list, err := listContainers()
 	if err != nil {
 		return err
 	}

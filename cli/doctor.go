@@ -3,9 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -265,22 +263,13 @@ func (d doctor) fuse() check {
 	dev := etcFile("_BOX_DEV_FUSE", "/dev/fuse")
 	f, err := os.OpenFile(dev, os.O_RDWR, 0)
 	if err != nil {
-		ch.Detail = fmt.Sprintf("%s is installed, but %s cannot be opened: %v", p, dev, unwrapPath(err))
+		ch.Detail = fmt.Sprintf("%s is installed, but %s cannot be opened: %v", p, dev, pathError(err))
 		ch.Fix = "sudo chmod 0666 " + dev + " (or load the fuse module: sudo modprobe fuse)"
 		return ch
 	}
 	f.Close()
 	ch.OK, ch.Detail = true, p+", "+dev+" usable"
 	return ch
-}
-
-// unwrapPath drops the path from a PathError, which the line has already.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // cgroups: the version, and which controllers box may use for limits.
@@ -380,7 +369,7 @@ func (d doctor) tun() check {
 	dev := etcFile("_BOX_DEV_TUN", "/dev/net/tun")
 	f, err := os.OpenFile(dev, os.O_RDWR, 0)
 	if err != nil {
-		ch.Detail = fmt.Sprintf("cannot be opened: %v: only --network none or host work", unwrapPath(err))
+		ch.Detail = fmt.Sprintf("cannot be opened: %v: only --network none or host work", pathError(err))
 		ch.Fix = "sudo modprobe tun; sudo chmod 0666 " + dev
 		return ch
 	}

@@ -53,6 +53,19 @@ func openRecords() (*host, *container.Store, error) {
 	return h, records, nil
 }
 
+// listContainers opens the records and lists every container.
+func listContainers() (*host, *container.Store, []*container.Container, error) {
+	h, records, err := openRecords()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	list, err := records.List()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return h, records, list, nil
+}
+
 // openContainer opens the records and finds the container ref names.
 func openContainer(ref string) (*host, *container.Store, *container.Container, error) {
 	h, records, err := openRecords()

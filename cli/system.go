@@ -65,11 +65,7 @@ type systemDfCmd struct {
 }
 
 func (c *systemDfCmd) Run(e *env) error {
-	h, records, err := openRecords()
-	if err != nil {
-		return err
-	}
-	list, err := records.List()
+	h, _, list, err := listContainers()
 	if err != nil {
 		return err
 	}
@@ -206,11 +202,7 @@ func (c *systemResetCmd) Run(e *env) error {
 	if err := confirm(e, c.Force, "this removes every container (running ones are killed), image and volume, and box's store"); err != nil {
 		return err
 	}
-	h, records, err := openRecords()
-	if err != nil {
-		return err
-	}
-	list, err := records.List()
+	h, _, list, err := listContainers()
 	if err != nil {
 		return err
 	}

@@ -44,11 +44,7 @@ func toRow(i volume.Info) volumeRow {
 // volumes opens the host's volume store and says which containers use
 // each volume.
 func volumes() (*host, *volume.Store, map[string][]string, error) {
-	h, records, err := openRecords()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	list, err := records.List()
+	h, _, list, err := listContainers()
 	if err != nil {
 		return nil, nil, nil, err
 	}
