@@ -138,13 +138,16 @@ func Start(req Request, opt Options) (*Session, error) {
 		// A stage that failed already has said why on the reply pipe.
 		_ = enc.Encode(msg)
 		if cgErr != nil {
-			// The stage gives up before it creates anything; the error
-			// the CLI has is the one to report.
+			// The stage gives up before it creates anything, with this
+			// error; the CLI's own copy of it is the one to report. But a
+			// stage that failed first (no such image) may be why the
+			// cgroup could not be made (no such process): its error then.
 			reqW.Close()
-			repW.Close() // this end too, or the copy never ends
-			_, _ = io.Copy(io.Discard, repR)
-			_ = cmd.Wait()
-			repR.Close()
+			repW.Close() // this end too, or the replies never end
+			_, serr := (&Session{cmd: cmd, replies: repR}).Wait(nil)
+			if serr != nil && serr.Error() != cgErr.Error() && !errors.Is(serr, ErrStageDied) {
+				return nil, serr
+			}
 			return nil, cgErr
 		}
 	}
