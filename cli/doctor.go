@@ -329,8 +329,11 @@ func (d doctor) systemd() check {
 		ch.OK, ch.Detail = true, "no systemd on this machine: containers outlive the login on their own"
 		return ch
 	}
-	if hierarchy().Probe(context.Background(), "systemd").Manager != "systemd" {
-		ch.Detail = "none answers on D-Bus: no systemd scopes, so limits need a delegated cgroup"
+	// The user manager listens on XDG_RUNTIME_DIR/systemd/private whatever
+	// the cgroup version (the cgroup probe answers only on cgroup v2).
+	rt := osEnv("XDG_RUNTIME_DIR")
+	if _, err := os.Stat(filepath.Join(rt, "systemd", "private")); rt == "" || err != nil {
+		ch.Detail = "none runs for this login (no XDG_RUNTIME_DIR/systemd/private): no systemd scopes, so limits need a delegated cgroup"
 		ch.Fix = "log in through a session (ssh, machinectl shell " + d.h.name + "@) rather than su, with XDG_RUNTIME_DIR set"
 		return ch
 	}
