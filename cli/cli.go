@@ -50,6 +50,7 @@ type root struct {
 	Restart    restartCmd    `cmd:"" group:"Containers" help:"Stop, then start containers.\n\nExample: box restart -t 2 web"`
 	Rename     renameCmd     `cmd:"" group:"Containers" help:"Rename a container.\n\nExample: box rename web web-old"`
 	Events     eventsCmd     `cmd:"" group:"Containers" help:"Show what happened (create, start, die, stop, kill, destroy, pull, ...), and follow.\n\nExample: box events --since 10m --until 0s --filter event=die"`
+	Commit     commitCmd     `cmd:"" group:"Containers" help:"Make an image of a container's files and settings.\n\nExample: box commit -c 'CMD [\"httpd\", \"-f\"]' -m 'add site' web mysite:1"`
 	Cp         cpCmd         `cmd:"" group:"Containers" help:"Copy files between a container and the host (- is a tar stream).\n\nExample: box cp web:/etc/hosts ./hosts"`
 	Diff       diffCmd       `cmd:"" group:"Containers" help:"List the files a container added (A), changed (C) or deleted (D).\n\nExample: box diff web"`
 	Export     exportCmd     `cmd:"" group:"Containers" help:"Write a stopped container's root filesystem as a tar archive.\n\nExample: box export -o rootfs.tar web"`

@@ -201,6 +201,8 @@ func (s *stage) dispatch(ctx context.Context) (any, *int, error) {
 			}
 			return sizes, nil
 		})
+	case OpCommit:
+		return s.withImages(func(is *image.Store) (any, error) { return s.commit(ctx, is, s.req.Commit) })
 	case OpDiskUsage:
 		return s.withImages(func(is *image.Store) (any, error) { return s.diskUsage(is) })
 	case OpReset:

@@ -1,11 +1,14 @@
 package stage
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/image"
@@ -152,4 +155,38 @@ func (s *stage) reset() error {
 		}
 	}
 	return nil
+}
+
+// commit makes an image of container r.ID, which takes the container's
+// configuration as it was run (Docker's commit).
+func (s *stage) commit(ctx context.Context, is *image.Store, r *CommitRequest) (string, error) {
+	records, err := s.containers()
+	if err != nil {
+		return "", err
+	}
+	c, err := records.Get(r.ID)
+	if err != nil {
+		return "", err
+	}
+	cfg := c.Config
+	ic := ocispec.ImageConfig{
+		User: cfg.User, Env: cfg.Env, Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd,
+		WorkingDir: cfg.WorkingDir, Labels: cfg.Labels, StopSignal: cfg.StopSignal,
+	}
+	if len(cfg.ExposedPorts) > 0 {
+		ic.ExposedPorts = map[string]struct{}{}
+		for _, p := range cfg.ExposedPorts {
+			ic.ExposedPorts[p] = struct{}{}
+		}
+	}
+	id, err := is.Commit(ctx, cfg.ID, image.CommitOptions{Config: ic, Changes: r.Changes, Message: r.Message, Author: r.Author, Name: r.Name})
+	if err != nil {
+		return "", err
+	}
+	attrs := map[string]string{"container": cfg.Name}
+	if r.Name != "" {
+		attrs["name"] = r.Name
+	}
+	s.event("image", "commit", id, attrs)
+	return id, nil
 }

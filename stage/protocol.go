@@ -50,6 +50,8 @@ const (
 	// OpRemoveVolumes deletes the volumes named in IDs (box volume rm,
 	// prune): their files belong to subordinate ids.
 	OpRemoveVolumes = "volume-rm"
+	// OpCommit makes an image of a container (box commit).
+	OpCommit = "commit"
 	// OpDiskUsage measures images, the layers of the containers in IDs, and
 	// the volumes (box system df).
 	OpDiskUsage = "df"
@@ -59,6 +61,16 @@ const (
 	// OpSizes measures the layers of the containers in IDs (ps --size).
 	OpSizes = "sizes"
 )
+
+// CommitRequest is box commit's: the container, the new image's name (""
+// for none), --change lines, -m and -a.
+type CommitRequest struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name,omitempty"`
+	Changes []string `json:"changes,omitempty"`
+	Message string   `json:"message,omitempty"`
+	Author  string   `json:"author,omitempty"`
+}
 
 // DiskUsage is OpDiskUsage's result: images, each container's writable
 // layer by ID, and each volume's size by name, in bytes.
@@ -100,6 +112,7 @@ type Request struct {
 	Import  *ImportRequest `json:"import,omitempty"`
 	Remove  *RemoveRequest `json:"remove,omitempty"`
 	Unshare []string       `json:"unshare,omitempty"`
+	Commit  *CommitRequest `json:"commit,omitempty"`
 	Image   *ImageRequest  `json:"image,omitempty"`
 	Pull    *PullRequest   `json:"pull,omitempty"`
 	Start   *StartRequest  `json:"start,omitempty"`

@@ -97,6 +97,7 @@ func badCases() []badCase {
 		{name: "run/volume-bad-name", args: []string{"run", "--rm", "-v", "a:/x", "$IMAGE", "true"}, want: `^invalid volume "a:/x": invalid volume name "a"`},
 		{name: "system/prune-unconfirmed", args: []string{"system", "prune"}, want: `confirm with -f \(stdin is not a terminal to ask on\)$`},
 		{name: "system/reset-unconfirmed", args: []string{"system", "reset"}, want: `confirm with -f \(stdin is not a terminal to ask on\)$`},
+		{name: "commit/unknown-container", args: []string{"commit", "nosuch", "x:1"}, want: `^no such container: nosuch; see 'box ps -a'$`},
 		{name: "doctor/format-bogus", args: []string{"doctor", "--format", "yaml"}, want: `^--format must be one of .* but got "yaml"`},
 		{name: "completion/unknown-shell", args: []string{"completion", "tcsh"}, want: `must be one of "bash","zsh","fish" but got "tcsh"`},
 		{name: "completion/no-shell", args: []string{"completion"}, want: `^expected "<shell>"; see 'box completion --help'$`},
