@@ -100,14 +100,7 @@ fi
 # ---- as root: set the machine up (idempotent), then run as the user ----
 user=${BOX_TEST_USER:-boxtest}
 export DEBIAN_FRONTEND=noninteractive
-missing=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PACKAGES[@]}" 2>/dev/null |
-	awk -v want="${PACKAGES[*]}" '$2 == "installed" { ok[$1] = 1 }
-		END { n = split(want, w, " "); for (i = 1; i <= n; i++) if (!ok[w[i]]) print w[i] }' || true)
-if [[ -n $missing ]]; then
-	say "installing packages: ${missing//$'\n'/ }"
-	apt-get update -q
-	apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
-fi
+"$ROOT/scripts/install-packages.sh" "${PACKAGES[@]}"
 # The test user, its subordinate ids, /dev/fuse and /dev/net/tun.
 "$ROOT/scripts/setup-user.sh" "$user"
 

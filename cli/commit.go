@@ -29,18 +29,17 @@ func (c *commitCmd) Run(e *env) error {
 	if ct.Config.Rootfs != "" {
 		return fmt.Errorf("container %s runs on --rootfs %s, not an image: there is no layer to commit", ct.Config.Name, ct.Config.Rootfs)
 	}
-	if ct.State.Status == container.Running && c.Pause {
-		if ct.State.Cgroup == "" || paused(ct) {
-			if ct.State.Cgroup == "" {
-				e.warn(fmt.Sprintf("container %s has no cgroup to freeze: committing it while it runs (its files may change meanwhile)", ct.Config.Name))
-			}
-		} else {
-			g := cgdelegate.Group{Dir: ct.State.Cgroup}
-			if err := g.Freeze(true); err != nil {
-				return fmt.Errorf("pause %s for the commit: %w", ct.Config.Name, err)
-			}
-			defer func() { _ = g.Freeze(false) }()
+	switch {
+	case ct.State.Status != container.Running || !c.Pause || paused(ct):
+		// Nothing moves, or the user asked not to stop it.
+	case ct.State.Cgroup == "":
+		e.warn(fmt.Sprintf("container %s has no cgroup to freeze: committing it while it runs (its files may change meanwhile)", ct.Config.Name))
+	default:
+		g := cgdelegate.Group{Dir: ct.State.Cgroup}
+		if err := g.Freeze(true); err != nil {
+			return fmt.Errorf("pause %s for the commit: %w", ct.Config.Name, err)
 		}
+		defer func() { _ = g.Freeze(false) }()
 	}
 	req := e.request(h, stage.OpCommit)
 	req.Driver = ct.Config.StorageDriver

@@ -231,11 +231,7 @@ func (d doctor) subids() check {
 // store's filesystem, in a child (the OverlayProbe role).
 func (d doctor) overlay() check {
 	ch := check{Name: "native overlay"}
-	dir := d.h.dirs.Data
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		ch.Detail = err.Error()
-		return ch
-	}
+	dir := d.h.dirs.Data // lookupHost made it
 	out, err := d.inUserNS(dir)
 	if err != nil {
 		msg := strings.TrimSpace(string(out))

@@ -192,11 +192,11 @@ type systemResetCmd struct {
 	Force bool `short:"f" help:"Do not ask for confirmation."`
 }
 
-// Run removes every container (killing running ones), then has a stage
-// delete the store, the volumes and the records in box's user namespace
-// (their files belong to subordinate ids), then unmounts whatever box left
-// mounted in the user's own mount namespace (fuse-overlayfs mounts of a
-// crashed box) and removes the runtime directory. The configuration
+// Run removes every container (killing running ones), unmounts whatever
+// box left mounted in the user's own mount namespace (fuse-overlayfs
+// mounts of a crashed box), has a stage delete the store, the volumes and
+// the records in box's user namespace (their files belong to subordinate
+// ids), and removes the data and runtime directories. The configuration
 // (registries.conf, logins) stays.
 func (c *systemResetCmd) Run(e *env) error {
 	if err := confirm(e, c.Force, "this removes every container (running ones are killed), image and volume, and box's store"); err != nil {
@@ -216,11 +216,12 @@ func (c *systemResetCmd) Run(e *env) error {
 			return err
 		}
 	}
+	// Before the stage: its mount namespace is a copy of this one, where a
+	// leftover mount would keep it from deleting what is below.
 	unmountUnder(h.dirs.Data, h.dirs.Runtime)
 	if err := e.do(e.request(h, stage.OpReset), userns.Auto, h, nil); err != nil {
 		return err
 	}
-	unmountUnder(h.dirs.Data, h.dirs.Runtime)
 	for _, dir := range []string{h.dirs.Data, h.dirs.Runtime} {
 		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("remove %s: %w", dir, err)

@@ -50,17 +50,7 @@ as_root() {
 	local user=${BOX_TEST_USER:-boxtest}
 	local start=$SECONDS
 	export DEBIAN_FRONTEND=noninteractive
-	local missing
-	missing=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PACKAGES[@]}" 2>/dev/null |
-		awk -v want="${PACKAGES[*]}" '$2 == "installed" { ok[$1] = 1 }
-			END { n = split(want, w, " "); for (i = 1; i <= n; i++) if (!ok[w[i]]) print w[i] }' || true)
-	if [[ -n $missing ]]; then
-		say "installing packages: ${missing//$'\n'/ }"
-		apt-get update -q
-		apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
-	else
-		say "packages: all installed"
-	fi
+	"$ROOT/scripts/install-packages.sh" "${PACKAGES[@]}"
 	with_go
 	command -v go >/dev/null || die "no go in PATH or $GOROOT_BIN; install Go $(awk '/^go /{print $2}' "$ROOT/go.mod") in /usr/local/go"
 
