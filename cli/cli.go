@@ -5,7 +5,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -44,52 +43,53 @@ type rootFlags struct {
 type root struct {
 	rootFlags
 
-	Run        runCmd        `cmd:"" group:"Containers" help:"Create and run a container from an image or a directory.\n\nExample: box run --rm -it box-test/busybox sh"`
-	Create     createCmd     `cmd:"" group:"Containers" help:"Create a container without starting it.\n\nExample: box create --name web box-test/busybox httpd -f"`
-	Start      startCmd      `cmd:"" group:"Containers" help:"Start created or stopped containers.\n\nExample: box start -a web"`
-	Restart    restartCmd    `cmd:"" group:"Containers" help:"Stop, then start containers.\n\nExample: box restart -t 2 web"`
-	Rename     renameCmd     `cmd:"" group:"Containers" help:"Rename a container.\n\nExample: box rename web web-old"`
-	Events     eventsCmd     `cmd:"" group:"Containers" help:"Show what happened (create, start, die, stop, kill, destroy, pull, ...), and follow.\n\nExample: box events --since 10m --until 0s --filter event=die"`
-	Commit     commitCmd     `cmd:"" group:"Containers" help:"Make an image of a container's files and settings.\n\nExample: box commit -c 'CMD [\"httpd\", \"-f\"]' -m 'add site' web mysite:1"`
-	Cp         cpCmd         `cmd:"" group:"Containers" help:"Copy files between a container and the host (- is a tar stream).\n\nExample: box cp web:/etc/hosts ./hosts"`
-	Diff       diffCmd       `cmd:"" group:"Containers" help:"List the files a container added (A), changed (C) or deleted (D).\n\nExample: box diff web"`
-	Export     exportCmd     `cmd:"" group:"Containers" help:"Write a stopped container's root filesystem as a tar archive.\n\nExample: box export -o rootfs.tar web"`
-	Top        topCmd        `cmd:"" group:"Containers" help:"Show a container's processes (ps options allowed).\n\nExample: box top web"`
-	Ps         psCmd         `cmd:"" group:"Containers" help:"List containers.\n\nExample: box ps -a --format json"`
-	Rm         rmCmd         `cmd:"" group:"Containers" help:"Remove containers.\n\nExample: box rm -f web"`
-	Inspect    inspectCmd    `cmd:"" group:"Containers" help:"Show containers' or images' details as JSON.\n\nExample: box inspect -f '{{.State.Status}}' web"`
-	Exec       execCmd       `cmd:"" group:"Containers" help:"Run a command in a running container.\n\nExample: box exec -it web sh"`
-	Logs       logsCmd       `cmd:"" group:"Containers" help:"Show a container's output.\n\nExample: box logs -f --tail 20 web"`
-	Stop       stopCmd       `cmd:"" group:"Containers" help:"Stop containers: the stop signal, then SIGKILL after a timeout.\n\nExample: box stop -t 5 web"`
-	Kill       killCmd       `cmd:"" group:"Containers" help:"Send a signal to containers.\n\nExample: box kill -s HUP web"`
-	Wait       waitCmd       `cmd:"" group:"Containers" help:"Wait for containers to stop and print their exit codes.\n\nExample: box wait web"`
-	Pause      pauseCmd      `cmd:"" group:"Containers" help:"Pause containers: every process stops (the cgroup freezer).\n\nExample: box pause web"`
-	Unpause    unpauseCmd    `cmd:"" group:"Containers" help:"Resume paused containers.\n\nExample: box unpause web"`
-	Stats      statsCmd      `cmd:"" group:"Containers" help:"Show containers' CPU, memory, network and block I/O, and process count, live.\n\nExample: box stats --no-stream --format json"`
-	Update     updateCmd     `cmd:"" group:"Containers" help:"Change the resource limits of containers, running or not.\n\nExample: box update --memory 256m --cpus 1.5 web"`
-	Port       portCmd       `cmd:"" group:"Containers" help:"List a container's published ports, or the host address of one.\n\nExample: box port web 80/tcp"`
-	Attach     attachCmd     `cmd:"" group:"Containers" help:"Attach to a running container's output, and input if it has -i; ctrl-p ctrl-q detaches.\n\nExample: box attach web"`
-	Images     imagesCmd     `cmd:"" group:"Images" help:"List images.\n\nExample: box images -q"`
-	Pull       pullCmd       `cmd:"" group:"Images" help:"Pull an image from a registry.\n\nExample: box pull 127.0.0.1:5000/library/alpine"`
-	Push       pushCmd       `cmd:"" group:"Images" help:"Push an image to a registry.\n\nExample: box push mybox:1 127.0.0.1:5000/me/mybox:1"`
-	Login      loginCmd      `cmd:"" group:"Images" help:"Log in to a registry; credentials go to podman's auth.json.\n\nExample: echo $PASS | box login -u me --password-stdin 127.0.0.1:5000"`
-	Logout     logoutCmd     `cmd:"" group:"Images" help:"Remove a registry's stored credentials.\n\nExample: box logout 127.0.0.1:5000"`
-	Load       loadCmd       `cmd:"" group:"Images" help:"Load images from a docker-archive or oci-archive tarball or an OCI layout directory.\n\nExample: box load -i busybox.tar"`
-	Import     importCmd     `cmd:"" group:"Images" help:"Make an image from a root filesystem tarball or directory.\n\nExample: box import rootfs.tar.gz myimage:1"`
-	Save       saveCmd       `cmd:"" group:"Images" help:"Write images to an archive.\n\nExample: box save -o busybox.tar busybox"`
-	Tag        tagCmd        `cmd:"" group:"Images" help:"Give an image another name.\n\nExample: box tag busybox mybox:1"`
-	Rmi        rmiCmd        `cmd:"" group:"Images" help:"Remove images.\n\nExample: box rmi mybox:1"`
-	History    historyCmd    `cmd:"" group:"Images" help:"Show an image's layers.\n\nExample: box history busybox"`
-	Container  containerCmd  `cmd:"" group:"Containers" help:"Manage containers (ls, rm, inspect, logs, stop, kill, wait, exec).\n\nExample: box container ls -a"`
-	Image      imageCmd      `cmd:"" group:"Images" help:"Manage images (ls, rm, inspect, prune, history, tag, save, load, import).\n\nExample: box image prune -a"`
-	Volume     volumeCmd     `cmd:"" group:"Containers" help:"Manage volumes (create, ls, inspect, rm, prune); -v NAME:/path makes one on first use.\n\nExample: box volume ls"`
-	Unshare    unshareCmd    `cmd:"" group:"System" help:"Run a command as root in box's user namespace (to inspect or delete files owned by subordinate ids).\n\nExample: box unshare ls -ln ~/.local/share/box/storage"`
-	Completion completionCmd `cmd:"" group:"System" help:"Print a shell completion script for bash, zsh or fish (commands, flags, container and image names).\n\nExample: source <(box completion bash)"`
-	Complete   completeCmd   `cmd:"" name:"__complete" hidden:"" help:"Complete the last of the given words (used by the completion scripts)."`
-	Doctor     doctorCmd     `cmd:"" group:"System" help:"Check what rootless containers need here, one line each with the fix; exit 1 if box cannot run containers.\n\nExample: box doctor --format json"`
-	System     systemCmd     `cmd:"" group:"System" help:"Disk usage (df), prune and reset of what box stores.\n\nExample: box system df"`
-	Info       infoCmd       `cmd:"" group:"System" help:"Show how box runs here: cgroup version, manager and delegated controllers, id maps, storage, helpers.\n\nExample: box info --format '{{.Host.CgroupManager}} {{.Host.CgroupControllers}}'"`
-	Version    versionCmd    `cmd:"" group:"System" help:"Show box's version.\n\nExample: box version"`
+	Run         runCmd         `cmd:"" group:"Containers" help:"Create and run a container from an image or a directory.\n\nExample: box run --rm -it box-test/busybox sh"`
+	Create      createCmd      `cmd:"" group:"Containers" help:"Create a container without starting it.\n\nExample: box create --name web box-test/busybox httpd -f"`
+	Start       startCmd       `cmd:"" group:"Containers" help:"Start created or stopped containers.\n\nExample: box start -a web"`
+	Restart     restartCmd     `cmd:"" group:"Containers" help:"Stop, then start containers.\n\nExample: box restart -t 2 web"`
+	Rename      renameCmd      `cmd:"" group:"Containers" help:"Rename a container.\n\nExample: box rename web web-old"`
+	Events      eventsCmd      `cmd:"" group:"Containers" help:"Show what happened (create, start, die, stop, kill, destroy, pull, ...), and follow.\n\nExample: box events --since 10m --until 0s --filter event=die"`
+	Commit      commitCmd      `cmd:"" group:"Containers" help:"Make an image of a container's files and settings.\n\nExample: box commit -c 'CMD [\"httpd\", \"-f\"]' -m 'add site' web mysite:1"`
+	Cp          cpCmd          `cmd:"" group:"Containers" help:"Copy files between a container and the host (- is a tar stream).\n\nExample: box cp web:/etc/hosts ./hosts"`
+	Diff        diffCmd        `cmd:"" group:"Containers" help:"List the files a container added (A), changed (C) or deleted (D).\n\nExample: box diff web"`
+	Export      exportCmd      `cmd:"" group:"Containers" help:"Write a stopped container's root filesystem as a tar archive.\n\nExample: box export -o rootfs.tar web"`
+	Top         topCmd         `cmd:"" group:"Containers" help:"Show a container's processes (ps options allowed).\n\nExample: box top web"`
+	Ps          psCmd          `cmd:"" group:"Containers" help:"List containers.\n\nExample: box ps -a --format json"`
+	Rm          rmCmd          `cmd:"" group:"Containers" help:"Remove containers.\n\nExample: box rm -f web"`
+	Inspect     inspectCmd     `cmd:"" group:"Containers" help:"Show containers' or images' details as JSON.\n\nExample: box inspect -f '{{.State.Status}}' web"`
+	Exec        execCmd        `cmd:"" group:"Containers" help:"Run a command in a running container.\n\nExample: box exec -it web sh"`
+	Logs        logsCmd        `cmd:"" group:"Containers" help:"Show a container's output.\n\nExample: box logs -f --tail 20 web"`
+	Stop        stopCmd        `cmd:"" group:"Containers" help:"Stop containers: the stop signal, then SIGKILL after a timeout.\n\nExample: box stop -t 5 web"`
+	Kill        killCmd        `cmd:"" group:"Containers" help:"Send a signal to containers.\n\nExample: box kill -s HUP web"`
+	Wait        waitCmd        `cmd:"" group:"Containers" help:"Wait for containers to stop and print their exit codes.\n\nExample: box wait web"`
+	Pause       pauseCmd       `cmd:"" group:"Containers" help:"Pause containers: every process stops (the cgroup freezer).\n\nExample: box pause web"`
+	Unpause     unpauseCmd     `cmd:"" group:"Containers" help:"Resume paused containers.\n\nExample: box unpause web"`
+	Stats       statsCmd       `cmd:"" group:"Containers" help:"Show containers' CPU, memory, network and block I/O, and process count, live.\n\nExample: box stats --no-stream --format json"`
+	Update      updateCmd      `cmd:"" group:"Containers" help:"Change the resource limits of containers, running or not.\n\nExample: box update --memory 256m --cpus 1.5 web"`
+	Port        portCmd        `cmd:"" group:"Containers" help:"List a container's published ports, or the host address of one.\n\nExample: box port web 80/tcp"`
+	Healthcheck healthcheckCmd `cmd:"" group:"Containers" help:"Run a container's healthcheck now (box run --health-cmd; the monitor runs it on its interval).\n\nExample: box healthcheck run web"`
+	Attach      attachCmd      `cmd:"" group:"Containers" help:"Attach to a running container's output, and input if it has -i; ctrl-p ctrl-q detaches.\n\nExample: box attach web"`
+	Images      imagesCmd      `cmd:"" group:"Images" help:"List images.\n\nExample: box images -q"`
+	Pull        pullCmd        `cmd:"" group:"Images" help:"Pull an image from a registry.\n\nExample: box pull 127.0.0.1:5000/library/alpine"`
+	Push        pushCmd        `cmd:"" group:"Images" help:"Push an image to a registry.\n\nExample: box push mybox:1 127.0.0.1:5000/me/mybox:1"`
+	Login       loginCmd       `cmd:"" group:"Images" help:"Log in to a registry; credentials go to podman's auth.json.\n\nExample: echo $PASS | box login -u me --password-stdin 127.0.0.1:5000"`
+	Logout      logoutCmd      `cmd:"" group:"Images" help:"Remove a registry's stored credentials.\n\nExample: box logout 127.0.0.1:5000"`
+	Load        loadCmd        `cmd:"" group:"Images" help:"Load images from a docker-archive or oci-archive tarball or an OCI layout directory.\n\nExample: box load -i busybox.tar"`
+	Import      importCmd      `cmd:"" group:"Images" help:"Make an image from a root filesystem tarball or directory.\n\nExample: box import rootfs.tar.gz myimage:1"`
+	Save        saveCmd        `cmd:"" group:"Images" help:"Write images to an archive.\n\nExample: box save -o busybox.tar busybox"`
+	Tag         tagCmd         `cmd:"" group:"Images" help:"Give an image another name.\n\nExample: box tag busybox mybox:1"`
+	Rmi         rmiCmd         `cmd:"" group:"Images" help:"Remove images.\n\nExample: box rmi mybox:1"`
+	History     historyCmd     `cmd:"" group:"Images" help:"Show an image's layers.\n\nExample: box history busybox"`
+	Container   containerCmd   `cmd:"" group:"Containers" help:"Manage containers (ls, rm, inspect, logs, stop, kill, wait, exec).\n\nExample: box container ls -a"`
+	Image       imageCmd       `cmd:"" group:"Images" help:"Manage images (ls, rm, inspect, prune, history, tag, save, load, import).\n\nExample: box image prune -a"`
+	Volume      volumeCmd      `cmd:"" group:"Containers" help:"Manage volumes (create, ls, inspect, rm, prune); -v NAME:/path makes one on first use.\n\nExample: box volume ls"`
+	Unshare     unshareCmd     `cmd:"" group:"System" help:"Run a command as root in box's user namespace (to inspect or delete files owned by subordinate ids).\n\nExample: box unshare ls -ln ~/.local/share/box/storage"`
+	Completion  completionCmd  `cmd:"" group:"System" help:"Print a shell completion script for bash, zsh or fish (commands, flags, container and image names).\n\nExample: source <(box completion bash)"`
+	Complete    completeCmd    `cmd:"" name:"__complete" hidden:"" help:"Complete the last of the given words (used by the completion scripts)."`
+	Doctor      doctorCmd      `cmd:"" group:"System" help:"Check what rootless containers need here, one line each with the fix; exit 1 if box cannot run containers.\n\nExample: box doctor --format json"`
+	System      systemCmd      `cmd:"" group:"System" help:"Disk usage (df), prune and reset of what box stores.\n\nExample: box system df"`
+	Info        infoCmd        `cmd:"" group:"System" help:"Show how box runs here: cgroup version, manager and delegated controllers, id maps, storage, helpers.\n\nExample: box info --format '{{.Host.CgroupManager}} {{.Host.CgroupControllers}}'"`
+	Version     versionCmd     `cmd:"" group:"System" help:"Show box's version.\n\nExample: box version"`
 }
 
 // env is what every command's Run gets: the streams and the globals.
@@ -285,13 +285,6 @@ func fail(e *env, code int, format string, args ...any) int {
 // osEnv is the process environment; a function so tests can see where it
 // is read.
 func osEnv(k string) string { return os.Getenv(k) }
-
-func writeJSON(w io.Writer, v any) error {
-	if err := json.NewEncoder(w).Encode(v); err != nil {
-		return fmt.Errorf("send config: %w", err)
-	}
-	return nil
-}
 
 // splitExamples keeps the listing in box --help to one line a command: a
 // command's help is "summary\n\nExample: ...", and the example goes to the

@@ -15,6 +15,7 @@ import (
 	units "github.com/docker/go-units"
 
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/health"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/stage"
 	"github.com/boxcli/box/userns"
@@ -149,8 +150,18 @@ func row(ct *container.Container, now time.Time, noTrunc bool) psRow {
 	switch st.Status {
 	case container.Running:
 		status = "Up " + units.HumanDuration(now.Sub(st.StartedAt))
+		if st.Restarting {
+			status = fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, units.HumanDuration(now.Sub(st.FinishedAt)))
+			break
+		}
 		if paused(ct) {
 			status += " (Paused)"
+		}
+		switch h := healthStatus(ct); h {
+		case health.Starting:
+			status += " (health: starting)"
+		case health.Healthy, health.Unhealthy:
+			status += " (" + h + ")"
 		}
 	case container.Exited:
 		status = fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, units.HumanDuration(now.Sub(st.FinishedAt)))
@@ -387,9 +398,9 @@ func containerFilter(filters []string) (func(*container.Container) bool, error) 
 			return nil, fmt.Errorf("invalid --filter %q: want KEY=VALUE", f)
 		}
 		switch k {
-		case "name", "id", "status", "label", "ancestor":
+		case "name", "id", "status", "label", "ancestor", "health":
 		default:
-			return nil, fmt.Errorf("invalid --filter %q: box knows name=, id=, status=, label= and ancestor=", f)
+			return nil, fmt.Errorf("invalid --filter %q: box knows name=, id=, status=, label=, ancestor= and health=", f)
 		}
 		byKey[k] = append(byKey[k], v)
 	}
@@ -401,7 +412,9 @@ func containerFilter(filters []string) (func(*container.Container) bool, error) 
 		case "id":
 			return strings.HasPrefix(cfg.ID, v)
 		case "status":
-			return string(c.State.Status) == v
+			return dockerStatus(c) == v
+		case "health":
+			return healthStatus(c) == v
 		case "label":
 			lk, lv, hasV := strings.Cut(v, "=")
 			got, ok := cfg.Labels[lk]
@@ -466,4 +479,16 @@ func (c *renameCmd) Run(e *env) error {
 		return fmt.Errorf("container %s is already named %s: give box rename another name", ct.Config.Name, c.Name)
 	}
 	return records.Rename(ct.Config.ID, c.Name)
+}
+
+// dockerStatus is the status Docker would show: created, running, paused,
+// restarting or exited.
+func dockerStatus(c *container.Container) string {
+	switch {
+	case c.State.Status == container.Running && c.State.Restarting:
+		return "restarting"
+	case paused(c):
+		return "paused"
+	}
+	return string(c.State.Status)
 }

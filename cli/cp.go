@@ -142,17 +142,17 @@ func (e *env) containerFiles(h *host, ct *container.Container, cfg sandbox.CopyC
 	if ct.Config.Rootfs != "" {
 		return fmt.Errorf("container %s runs on the directory %s, not on a layer: use its files there", ct.Config.Name, ct.Config.Rootfs)
 	}
-	en, err := newEntry(ct, roles.Copy, "--user", "--mount", "--pid")
+	en, err := enterContainer(ct, roles.Copy, "--user", "--mount", "--pid")
 	if err != nil {
 		return err
 	}
-	defer en.close()
-	en.cmd.Stdin, en.cmd.Stdout, en.cmd.Stderr = stdin, stdout, e.stderr
-	if err := en.start(cfg); err != nil {
+	defer en.Close()
+	en.Cmd.Stdin, en.Cmd.Stdout, en.Cmd.Stderr = stdin, stdout, e.stderr
+	if err := en.Start(cfg); err != nil {
 		return err
 	}
-	werr := en.cmd.Wait()
-	if err := sandbox.ReadCopyStatus(en.status); err != nil {
+	werr := en.Cmd.Wait()
+	if err := sandbox.ReadCopyStatus(en.Status); err != nil {
 		return err
 	}
 	if werr != nil {

@@ -134,7 +134,10 @@ func eventFilter(filters []string) (func(events.Event) bool, error) {
 		case "container":
 			return ev.Type == "container" && (ev.Attributes["name"] == v || strings.HasPrefix(ev.ID, v))
 		case "event":
-			return ev.Action == v
+			// Docker's health_status action carries the status after a
+			// colon ("health_status: healthy"); the filter names the kind.
+			kind, _, _ := strings.Cut(ev.Action, ":")
+			return ev.Action == v || kind == v
 		case "image":
 			return ev.Attributes["image"] == v || ev.Attributes["name"] == v || ev.Type == "image" && strings.HasPrefix(ev.ID, v)
 		case "type":

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/enter"
 	"github.com/boxcli/box/roles"
 	"github.com/boxcli/box/sandbox"
 )
@@ -22,6 +23,16 @@ type execCmd struct {
 	Privileged  bool     `help:"Give the command every capability of the container's user namespace."`
 	Container   string   `arg:"" help:"Container."`
 	Command     []string `arg:"" passthrough:"" help:"Command and arguments."`
+}
+
+// enterContainer prepares role to run in the namespaces of a running
+// container (see package enter).
+func enterContainer(ct *container.Container, role string, namespaces ...string) (*enter.Entry, error) {
+	initPid, err := container.InitOf(ct.State.Pid)
+	if err != nil {
+		return nil, err
+	}
+	return enter.New(initPid, ct.State.Cgroup, role, namespaces...)
 }
 
 // errNotRunning refuses to exec into a container that does not run.
@@ -40,6 +51,9 @@ func (c *execCmd) Run(e *env) error {
 	}
 	if ct.State.Status != container.Running {
 		return fmt.Errorf("container %s %w; start it first", ct.Config.Name, errNotRunning)
+	}
+	if ct.State.Restarting {
+		return fmt.Errorf("container %s is restarting (its restart policy's back-off); wait until it runs", ct.Config.Name)
 	}
 	if paused(ct) {
 		return fmt.Errorf("container %s is paused; unpause it first (box unpause %s)", ct.Config.Name, ct.Config.Name)
@@ -68,12 +82,12 @@ func (c *execCmd) Run(e *env) error {
 	}
 	cfg.Env = append(append([]string{}, ct.Config.Env...), extra...)
 
-	en, err := newEntry(ct, roles.Exec, "--user", "--mount", "--pid", "--uts", "--ipc", "--net")
+	en, err := enterContainer(ct, roles.Exec, "--user", "--mount", "--pid", "--uts", "--ipc", "--net")
 	if err != nil {
 		return err
 	}
-	defer en.close()
-	cmd := en.cmd
+	defer en.Close()
+	cmd := en.Cmd
 	var t *terminal
 	if c.Tty {
 		if t, err = newTerminal(e, c.Interactive); err != nil {
@@ -98,10 +112,10 @@ func (c *execCmd) Run(e *env) error {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwardedSignals()...)
 	defer signal.Stop(sigs)
-	if err := en.start(cfg); err != nil {
+	if err := en.Start(cfg); err != nil {
 		return err
 	}
-	if err := sandbox.ReadExecStatus(en.status); err != nil {
+	if err := sandbox.ReadExecStatus(en.Status); err != nil {
 		_ = cmd.Wait()
 		return err
 	}

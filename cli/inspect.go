@@ -11,6 +11,7 @@ import (
 
 	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/health"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/netslirp"
 	"github.com/boxcli/box/network"
@@ -60,6 +61,8 @@ type stateJSON struct {
 	// CgroupPath is Podman's: the cgroup of the container's processes below
 	// the hierarchy's root, "" when it runs without one.
 	CgroupPath string `json:"CgroupPath"`
+	// Health is there for a container with a healthcheck, as in Docker.
+	Health *health.State `json:"Health,omitempty"`
 }
 
 type hostConfigJSON struct {
@@ -141,6 +144,9 @@ type configJSON struct {
 	Labels       map[string]string   `json:"Labels"`
 	StopSignal   string              `json:"StopSignal,omitempty"`
 	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	Healthcheck  *health.Config      `json:"Healthcheck,omitempty"`
+	// Podman's name for --health-on-failure.
+	HealthcheckOnFailureAction string `json:"HealthcheckOnFailureAction,omitempty"`
 }
 
 // inspectContainer renders a record the way Docker shows a container.
@@ -187,6 +193,7 @@ func inspectContainer(records *container.Store, c *container.Container) containe
 			Hostname: cfg.Hostname, User: cfg.User, Tty: cfg.Tty, OpenStdin: cfg.Interactive,
 			Env: nonNilStrings(cfg.Env), Cmd: nonNilStrings(cfg.Cmd), Image: cfg.Image, WorkingDir: cfg.WorkingDir,
 			Entrypoint: cfg.Entrypoint, Labels: cfg.Labels, StopSignal: cfg.StopSignal,
+			Healthcheck: cfg.Healthcheck, HealthcheckOnFailureAction: cfg.HealthOnFailure,
 		},
 		NetworkSettings: map[string]any{"Networks": map[string]any{}, "Ports": map[string][]portBindingJSON{}},
 	}
@@ -217,6 +224,15 @@ func inspectContainer(records *container.Store, c *container.Container) containe
 		if rel, err := filepath.Rel(hierarchy().Root, (cgdelegate.Group{Dir: st.Cgroup}).Container()); err == nil {
 			j.State.CgroupPath = "/" + rel
 		}
+	}
+	if cfg.Healthcheck.Enabled() {
+		j.State.Health = &health.State{Status: health.Starting, Log: []health.Result{}}
+		if st.Health != nil {
+			j.State.Health = st.Health
+		}
+	}
+	if st.Status == container.Running && st.Restarting {
+		j.State.Status, j.State.Restarting = "restarting", true
 	}
 	if j.State.Paused {
 		j.State.Status = "paused"

@@ -4,11 +4,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/containerlog"
@@ -44,7 +41,7 @@ func stopOne(records *container.Store, ref string, timeout time.Duration) error 
 	}
 	sig := syscall.SIGTERM
 	if ct.Config.StopSignal != "" {
-		if sig, err = parseSignal(ct.Config.StopSignal); err != nil {
+		if sig, err = container.ParseSignal(ct.Config.StopSignal); err != nil {
 			return err
 		}
 	}
@@ -104,7 +101,7 @@ type killCmd struct {
 }
 
 func (c *killCmd) Run(e *env) error {
-	sig, err := parseSignal(c.Signal)
+	sig, err := container.ParseSignal(c.Signal)
 	if err != nil {
 		return err
 	}
@@ -119,52 +116,6 @@ func (c *killCmd) Run(e *env) error {
 		markStopped(records, ct.Config.ID)
 		return signalContainer(ct, sig)
 	})
-}
-
-// parseSignal reads Docker's forms: KILL, SIGKILL, sigkill, 9.
-func parseSignal(s string) (syscall.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n < 1 || n > 64 {
-			return 0, fmt.Errorf("invalid signal %q: numbers go from 1 to 64", s)
-		}
-		return syscall.Signal(n), nil
-	}
-	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
-	for n := 1; n < 32; n++ {
-		if strings.TrimPrefix(strings.ToUpper(unix.SignalName(syscall.Signal(n))), "SIG") == name {
-			return syscall.Signal(n), nil
-		}
-	}
-	return 0, fmt.Errorf("invalid signal %q: use a name such as TERM or KILL, or a number", s)
-}
-
-type waitCmd struct {
-	Containers []string `arg:"" help:"Containers to wait for; prints each exit code."`
-}
-
-func (c *waitCmd) Run(e *env) error {
-	_, records, err := openRecords()
-	if err != nil {
-		return err
-	}
-	failed := 0
-	for _, ref := range c.Containers {
-		ct, err := records.Get(ref)
-		if err != nil {
-			report(e, err)
-			failed++
-			continue
-		}
-		waitGone(ct.State.Pid, ct.State.PidStart, 100*365*24*time.Hour)
-		if ct, err = records.Get(ct.Config.ID); err != nil {
-			// Removed when it ended (--rm): its status is gone with it.
-			report(e, err)
-			failed++
-			continue
-		}
-		fmt.Fprintln(e.stdout, ct.State.ExitCode)
-	}
-	return failures(failed)
 }
 
 type logsCmd struct {

@@ -34,6 +34,7 @@ import (
 type runCmd struct {
 	registryFlags
 	limitFlags
+	healthFlags
 	CgroupManager string            `name:"cgroup-manager" enum:",systemd,cgroupfs" default:"" help:"How to get the container's cgroup: systemd (a transient scope with Delegate=yes) or cgroupfs (a child of box's own delegated cgroup); default: systemd, else cgroupfs."`
 	Cgroups       string            `name:"cgroups" enum:"enabled,disabled" default:"enabled" help:"disabled: run without a cgroup of its own (no limits, pause or stats)."`
 	Pull          string            `default:"missing" enum:"missing,always,never,newer" help:"Pull the image: missing (default), always, never or newer."`
@@ -312,8 +313,13 @@ func (c *runCmd) config(warn func(string)) (container.Config, error) {
 	if _, err := stage.ParseRestart(c.Restart); err != nil {
 		return cfg, err
 	}
+	hc, onFailure, err := c.healthcheck(c.Restart)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Healthcheck, cfg.HealthOnFailure = hc, onFailure
 	if c.StopSignal != "" {
-		if _, err := parseSignal(c.StopSignal); err != nil {
+		if _, err := container.ParseSignal(c.StopSignal); err != nil {
 			return cfg, fmt.Errorf("--stop-signal: %w", err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/boxcli/box/cgdelegate"
+	"github.com/boxcli/box/health"
 	"github.com/boxcli/box/security"
 )
 
@@ -81,8 +82,12 @@ type Config struct {
 	StorageDriver string            `json:"storageDriver,omitempty"`
 	StopSignal    string            `json:"stopSignal,omitempty"`
 	Restart       string            `json:"restart,omitempty"` // no, on-failure[:N], always
-	Labels        map[string]string `json:"labels,omitempty"`
-	Security      security.Options  `json:"security"`
+	// Healthcheck is the check the monitor runs: the image's, merged
+	// with the --health-* flags; nil or ["NONE"] for none.
+	Healthcheck     *health.Config    `json:"healthcheck,omitempty"`
+	HealthOnFailure string            `json:"healthOnFailure,omitempty"` // none, kill, restart, stop
+	Labels          map[string]string `json:"labels,omitempty"`
+	Security        security.Options  `json:"security"`
 }
 
 // Status is where a container is in its life.
@@ -112,6 +117,11 @@ type State struct {
 	// undo it with the restart policy.
 	StopRequested bool `json:"stopRequested,omitempty"`
 	RestartCount  int  `json:"restartCount,omitempty"`
+	// Restarting: the container exited and its monitor waits out the
+	// back-off before the restart policy starts it again.
+	Restarting bool `json:"restarting,omitempty"`
+	// Health is the healthcheck's state while the container has one.
+	Health *health.State `json:"health,omitempty"`
 	// Ports are the published ports while it runs, with the host ports the
 	// kernel picked for those asked without one.
 	Ports []Port `json:"ports,omitempty"`

@@ -22,6 +22,10 @@ type Event struct {
 	Attributes map[string]string `json:"Attributes,omitempty"` // name, image, exitCode, signal
 }
 
+// HealthStatus is the status a health_status event reports, as podman's
+// events --format '{{.HealthStatus}}' reads it.
+func (e Event) HealthStatus() string { return e.Attributes["health_status"] }
+
 // Log is an event file.
 type Log struct{ path string }
 

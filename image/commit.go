@@ -15,6 +15,8 @@ import (
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/storage"
 	"go.podman.io/storage/pkg/archive"
+
+	"github.com/boxcli/box/health"
 )
 
 // CommitOptions say what box commit makes of a container.
@@ -22,10 +24,13 @@ type CommitOptions struct {
 	// Config is the container's own configuration (its command, env,
 	// working directory, ...), which the new image takes, as Docker's
 	// commit does; Changes (Dockerfile-like lines) apply on top.
-	Config  ocispec.ImageConfig
-	Changes []string
-	Message string
-	Author  string
+	Config ocispec.ImageConfig
+	// Healthcheck is the container's, which the image's config carries
+	// as Docker's HEALTHCHECK; nil for none.
+	Healthcheck *health.Config
+	Changes     []string
+	Message     string
+	Author      string
 	// Name may be "" for an untagged image.
 	Name string
 }
@@ -115,7 +120,7 @@ func (s *Store) Commit(ctx context.Context, id string, o CommitOptions) (_ strin
 	cfg.RootFS.Type = "layers"
 	cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, layer.UncompressedDigest)
 	cfg.History = append(cfg.History, ocispec.History{Created: &now, CreatedBy: "box commit", Comment: o.Message, Author: o.Author})
-	cfgJSON, err := json.Marshal(cfg)
+	cfgJSON, err := json.Marshal(withHealthcheck{Image: cfg, Config: configWithHealthcheck{cfg.Config, o.Healthcheck}})
 	if err != nil {
 		return fail(err)
 	}
@@ -187,4 +192,16 @@ func appendLayer(mb []byte, mt string, cfg digest.Digest, cfgSize int64, layer *
 		return m.Serialize()
 	}
 	return nil, fmt.Errorf("the image's manifest is %s, which box cannot extend", mt)
+}
+
+// withHealthcheck is an image config with Docker's HEALTHCHECK, which the
+// OCI config has no field for: its "config" shadows the embedded one's.
+type withHealthcheck struct {
+	ocispec.Image
+	Config configWithHealthcheck `json:"config"`
+}
+
+type configWithHealthcheck struct {
+	ocispec.ImageConfig
+	Healthcheck *health.Config `json:"Healthcheck,omitempty"`
 }

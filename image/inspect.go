@@ -11,6 +11,8 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/storage"
+
+	"github.com/boxcli/box/health"
 )
 
 // Inspect is what `box image inspect` prints: the fields of `docker image
@@ -18,22 +20,30 @@ import (
 // Names are stored names (docker.io/library/busybox:latest), as podman
 // shows them.
 type Inspect struct {
-	ID            string              `json:"Id"` // "sha256:" and the config digest
-	RepoTags      []string            `json:"RepoTags"`
-	RepoDigests   []string            `json:"RepoDigests"` // repository@manifest-digest
-	Parent        string              `json:"Parent"`      // always "": images here have no local parent
-	Comment       string              `json:"Comment"`
-	Created       string              `json:"Created"` // RFC 3339 with nanoseconds, UTC
-	DockerVersion string              `json:"DockerVersion"`
-	Author        string              `json:"Author"`
-	Config        ocispec.ImageConfig `json:"Config"` // its JSON names are Docker's
-	Architecture  string              `json:"Architecture"`
-	Variant       string              `json:"Variant,omitempty"`
-	Os            string              `json:"Os"`
-	Size          int64               `json:"Size"`
-	GraphDriver   GraphDriver         `json:"GraphDriver"`
-	RootFS        RootFS              `json:"RootFS"`
-	History       []ocispec.History   `json:"History,omitempty"`
+	ID            string            `json:"Id"` // "sha256:" and the config digest
+	RepoTags      []string          `json:"RepoTags"`
+	RepoDigests   []string          `json:"RepoDigests"` // repository@manifest-digest
+	Parent        string            `json:"Parent"`      // always "": images here have no local parent
+	Comment       string            `json:"Comment"`
+	Created       string            `json:"Created"` // RFC 3339 with nanoseconds, UTC
+	DockerVersion string            `json:"DockerVersion"`
+	Author        string            `json:"Author"`
+	Config        InspectConfig     `json:"Config"`
+	Architecture  string            `json:"Architecture"`
+	Variant       string            `json:"Variant,omitempty"`
+	Os            string            `json:"Os"`
+	Size          int64             `json:"Size"`
+	GraphDriver   GraphDriver       `json:"GraphDriver"`
+	RootFS        RootFS            `json:"RootFS"`
+	History       []ocispec.History `json:"History,omitempty"`
+}
+
+// InspectConfig is the image's config as Docker shows it: the OCI fields
+// (whose JSON names are Docker's) and the HEALTHCHECK only Docker's
+// format has.
+type InspectConfig struct {
+	ocispec.ImageConfig
+	Healthcheck *health.Config `json:"Healthcheck,omitempty"`
 }
 
 // GraphDriver names the storage driver holding the image.
@@ -86,7 +96,7 @@ func (s *Store) Inspect(ctx context.Context, ref string) (*Inspect, error) {
 		Comment:       comment,
 		DockerVersion: extras.DockerVersion,
 		Author:        cfg.Author,
-		Config:        cfg.Config,
+		Config:        InspectConfig{ImageConfig: cfg.Config, Healthcheck: healthcheckOf(raw)},
 		Architecture:  cfg.Architecture,
 		Variant:       cfg.Variant,
 		Os:            cfg.OS,

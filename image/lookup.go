@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/storage"
+
+	"github.com/boxcli/box/health"
 )
 
 // Summary describes a stored image for listings.
@@ -52,6 +55,9 @@ type Image struct {
 	ID     string
 	Names  []string
 	Config ocispec.ImageConfig
+	// Healthcheck is the HEALTHCHECK of a Docker-format config, which the
+	// OCI form has no field for; nil when there is none.
+	Healthcheck *health.Config
 }
 
 // Lookup resolves what a user typed to a stored image: a full ID (with or
@@ -78,7 +84,26 @@ func (s *Store) Lookup(ctx context.Context, ref string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config of image %s: %w", ref, err)
 	}
-	return &Image{ID: img.ID, Names: slices.Clone(img.Names), Config: cfg.Config}, nil
+	raw, err := src.ConfigBlob(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read config of image %s: %w", ref, err)
+	}
+	return &Image{ID: img.ID, Names: slices.Clone(img.Names), Config: cfg.Config, Healthcheck: healthcheckOf(raw)}, nil
+}
+
+// healthcheckOf reads the HEALTHCHECK of a Docker image config blob.
+func healthcheckOf(raw []byte) *health.Config {
+	var c struct {
+		Config struct {
+			Healthcheck *health.Config `json:"Healthcheck"`
+		} `json:"config"`
+	}
+	// Best effort: the blob parsed as a config already, and a malformed
+	// healthcheck is no healthcheck.
+	if json.Unmarshal(raw, &c) != nil {
+		return nil
+	}
+	return c.Config.Healthcheck
 }
 
 // resolve finds the stored image ref names.

@@ -179,7 +179,7 @@ func (s *stage) commit(ctx context.Context, is *image.Store, r *CommitRequest) (
 			ic.ExposedPorts[p] = struct{}{}
 		}
 	}
-	id, err := is.Commit(ctx, cfg.ID, image.CommitOptions{Config: ic, Changes: r.Changes, Message: r.Message, Author: r.Author, Name: r.Name})
+	id, err := is.Commit(ctx, cfg.ID, image.CommitOptions{Config: ic, Healthcheck: cfg.Healthcheck, Changes: r.Changes, Message: r.Message, Author: r.Author, Name: r.Name})
 	if err != nil {
 		return "", err
 	}

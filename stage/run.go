@@ -20,6 +20,7 @@ import (
 
 	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/health"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/netslirp"
 	"github.com/boxcli/box/network"
@@ -66,6 +67,7 @@ func (s *stage) create(ctx context.Context, records *container.Store, r *RunRequ
 			return nil, is, err
 		}
 		cfg.ImageID, imgCfg = img.ID, img.Config
+		cfg.Healthcheck = health.Merge(cfg.Healthcheck, img.Healthcheck)
 		for p := range imgCfg.ExposedPorts {
 			if !slices.Contains(cfg.ExposedPorts, p) {
 				cfg.ExposedPorts = append(cfg.ExposedPorts, p)
@@ -290,7 +292,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	settle(proc)
 	start, _ := container.SelfStartTime()
 	_ = records.Update(id, func(st *container.State) error {
-		*st = container.State{Status: container.Running, Pid: s.req.HostPID, PidStart: start, StartedAt: time.Now().UTC(), Ports: net.ports(), Cgroup: s.req.Cgroup}
+		*st = container.State{Status: container.Running, Pid: s.req.HostPID, PidStart: start, StartedAt: time.Now().UTC(), Ports: net.ports(), Cgroup: s.req.Cgroup, Health: restartHealth(cfg, st.Health)}
 		return nil
 	})
 	s.event("container", "start", id, ctrAttrs(cfg, nil))
@@ -302,8 +304,11 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		// as it runs.
 		dropCleanFilePages()
 	}
+	ranFrom, backoff := time.Now(), 0
 	for restarts := 0; ; restarts++ {
+		checks := s.watchHealth(records, cfg, proc, cg)
 		code = waitSignalling(proc, sigs)
+		checks.stop()
 		oom := cg != nil && cg.OOMKilled()
 		if oom {
 			s.event("container", "oom", id, ctrAttrs(cfg, nil))
@@ -320,15 +325,25 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		if c, err := records.Get(id); err == nil {
 			policy, _ = ParseRestart(c.Config.Restart)
 		}
-		if logs == nil || !policy.again(code, restarts, stopRequested(records, id)) {
+		stopped := stopRequested(records, id)
+		again := policy.again(code, restarts, stopped) || checks.restart.Load() && !stopped
+		if logs == nil || !again {
 			break
 		}
-		// The monitor keeps the container going, with Docker's back-off.
+		// The monitor keeps the container going, with Docker's back-off,
+		// which starts over once a run lasted ten seconds.
 		s.event("container", "die", id, ctrAttrs(cfg, map[string]string{"exitCode": strconv.Itoa(code)}))
-		time.Sleep(policy.delay(restarts))
-		if stopRequested(records, id) {
+		if time.Since(ranFrom) >= backoffReset {
+			backoff = 0
+		}
+		_ = records.Update(id, func(st *container.State) error {
+			st.Restarting, st.ExitCode, st.FinishedAt = true, code, time.Now().UTC()
+			return nil
+		})
+		if !backOff(policy.delay(backoff), sigs, records, id) {
 			break
 		}
+		backoff++
 		if err := logs.renew(); err != nil {
 			s.out.warnf("restart %s: %v", cfg.Name, err)
 			break
@@ -339,10 +354,11 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 			break
 		}
 		logs.started()
-		proc = next
+		proc, ranFrom = next, time.Now()
 		settle(proc)
 		_ = records.Update(id, func(st *container.State) error {
-			st.RestartCount, st.StartedAt, st.ExitCode, st.Ports = restarts+1, time.Now().UTC(), code, net.ports()
+			st.RestartCount, st.StartedAt, st.Ports, st.Restarting = restarts+1, time.Now().UTC(), net.ports(), false
+			st.Health = restartHealth(cfg, st.Health)
 			return nil
 		})
 		s.event("container", "restart", id, ctrAttrs(cfg, nil))
@@ -363,10 +379,25 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	}
 	_ = records.Update(id, func(st *container.State) error {
 		st.Status, st.ExitCode, st.FinishedAt, st.Pid, st.PidStart, st.Ports = container.Exited, code, time.Now().UTC(), 0, 0, nil
+		st.Restarting = false
 		st.OOMKilled, st.Cgroup = cg != nil && cg.OOMKilled(), ""
 		return nil
 	})
 	return code, nil
+}
+
+// restartHealth is the health of a container that (re)starts: checks
+// begin again from starting, and the earlier results stay to be read.
+func restartHealth(cfg container.Config, old *health.State) *health.State {
+	if !cfg.Healthcheck.Enabled() {
+		return nil
+	}
+	h := &health.State{Log: []health.Result{}}
+	if old != nil {
+		h.Log = old.Log
+	}
+	h.Reset()
+	return h
 }
 
 // InitTasks are the tasks of box's own --init, which the pids limit leaves
@@ -389,6 +420,28 @@ func waitSignalling(proc *sandbox.Process, sigs <-chan os.Signal) int {
 			_ = proc.Signal(sig)
 		case code := <-done:
 			return code
+		}
+	}
+}
+
+// backoffReset is how long a run must last for the back-off to start
+// over, as in Docker.
+const backoffReset = 10 * time.Second
+
+// backOff waits d before a restart and says whether to go on: a stop or
+// kill meanwhile (box stop signals the monitor, which has no container to
+// pass it to) ends the wait, and the restarts.
+func backOff(d time.Duration, sigs <-chan os.Signal, records *container.Store, id string) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+			return !stopRequested(records, id)
+		case <-sigs:
+			if stopRequested(records, id) {
+				return false
+			}
 		}
 	}
 }

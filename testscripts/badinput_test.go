@@ -165,6 +165,10 @@ func badCases() []badCase {
 		{name: "cp/unknown-container-src", args: []string{"cp", "nosuch:/etc/hosts", "$TMP/out"}, want: notFoundCtr},
 		{name: "cp/unknown-container-dest", args: []string{"cp", "$INPUTS/hosts.txt", "nosuch:/tmp"}, want: notFoundCtr},
 		{name: "wait/unknown-container", args: []string{"wait", "nosuch"}, want: notFoundCtr},
+		{name: "wait/bad-condition", args: []string{"wait", "--condition", "soon", "nosuch"}, want: `^invalid --condition "soon": want one of`},
+		{name: "healthcheck/unknown-container", args: []string{"healthcheck", "run", "nosuch"}, want: notFoundCtr},
+		{name: "run/health-conflict", args: []string{"run", "--rm", "--no-healthcheck", "--health-cmd", "true", "$IMAGE", "true"}, want: `^--no-healthcheck conflicts with the --health-\* options`},
+		{name: "run/health-on-failure-bogus", args: []string{"run", "--rm", "--health-on-failure", "often", "$IMAGE", "true"}, want: `^invalid --health-on-failure "often"`},
 		{name: "run/network-unknown-container", args: []string{"run", "--rm", "--network", "container:nosuch", "$IMAGE", "true"}, want: `^--network container:nosuch: no such container: nosuch; see 'box ps -a'$`},
 
 		// Ports.

@@ -1,7 +1,16 @@
-package cli
+// Package enter runs one of box's roles inside the namespaces of a running
+// container (box exec, box cp, healthchecks). Go cannot join a user
+// namespace once it has threads, so util-linux nsenter joins them, and runs
+// box from a sealed memfd copy, never the host binary, which the container
+// could otherwise reach through /proc/PID/exe (CVE-2019-5736).
+//
+// The role's fds: 3 the copy of box, 4 its config (JSON), 5 its status;
+// callers may append more to Cmd.ExtraFiles.
+package enter
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -16,27 +25,31 @@ import (
 	"github.com/boxcli/box/roles"
 )
 
-// entry is a box role that util-linux nsenter runs inside a running
-// container's namespaces (exec, cp). Go cannot join a user namespace once
-// it has threads, so nsenter joins them, and runs box from a sealed memfd
-// copy, never the host binary, which the container could otherwise reach
-// through /proc/PID/exe (CVE-2019-5736). fds: 3 the copy of box, 4 the
-// config (JSON), 5 the role's status; the caller may append more.
-type entry struct {
-	cmd    *exec.Cmd
-	config *os.File // write the role's config here once started
-	status *os.File // the role's one status message
+// Entry is one nsenter run of a role.
+type Entry struct {
+	Cmd    *exec.Cmd
+	Status *os.File // the role's one status message
+	config *os.File // the role's config goes here once started
 	child  []*os.File
 	cgroup string // the container's (cgdelegate.Group), "" for none
 }
 
-func newEntry(ct *container.Container, role string, namespaces ...string) (*entry, error) {
+// New prepares nsenter to run role in the given namespaces (nsenter's
+// flags: "--user", "--mount", ...) of process target, the container's
+// init as this process's /proc numbers it. cgroup is the container's
+// cgroup directory, which the role joins ("" for none).
+func New(target int, cgroup, role string, namespaces ...string) (*Entry, error) {
 	if _, err := exec.LookPath("nsenter"); err != nil {
 		return nil, fmt.Errorf("entering a running container needs nsenter: install util-linux")
 	}
-	initPid, err := container.InitOf(ct.State.Pid)
-	if err != nil {
-		return nil, err
+	args := []string{"--target", strconv.Itoa(target)}
+	for _, ns := range namespaces {
+		// A caller already in the container's user namespace (the
+		// monitor) cannot enter it again: setns refuses with EINVAL.
+		if ns == "--user" && sameUserNS(target) {
+			continue
+		}
+		args = append(args, ns)
 	}
 	self, err := sealedSelf()
 	if err != nil {
@@ -54,17 +67,21 @@ func newEntry(ct *container.Container, role string, namespaces ...string) (*entr
 		cfgW.Close()
 		return nil, err
 	}
-	args := append([]string{"--target", strconv.Itoa(initPid)}, namespaces...)
 	cmd := exec.Command("nsenter", append(args, "/proc/self/fd/3")...)
 	cmd.Env = []string{roles.Env + "=" + role}
 	cmd.ExtraFiles = []*os.File{self, cfgR, stW}
-	en := &entry{cmd: cmd, config: cfgW, status: stR, child: []*os.File{self, cfgR, stW}, cgroup: ct.State.Cgroup}
-	return en, nil
+	return &Entry{Cmd: cmd, config: cfgW, Status: stR, child: []*os.File{self, cfgR, stW}, cgroup: cgroup}, nil
 }
 
-// start starts nsenter and sends cfg to the role.
-func (en *entry) start(cfg any) error {
-	err := en.cmd.Start()
+func sameUserNS(pid int) bool {
+	own, err1 := os.Readlink("/proc/self/ns/user")
+	theirs, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
+	return err1 == nil && err2 == nil && own == theirs
+}
+
+// Start starts nsenter and sends cfg to the role.
+func (en *Entry) Start(cfg any) error {
+	err := en.Cmd.Start()
 	for _, f := range en.child {
 		f.Close() // the child has its copies
 	}
@@ -73,28 +90,30 @@ func (en *entry) start(cfg any) error {
 	}
 	if err := en.joinCgroup(); err != nil {
 		en.config.Close()
-		_ = en.cmd.Process.Kill()
-		_ = en.cmd.Wait()
+		_ = en.Cmd.Process.Kill()
+		_ = en.Cmd.Wait()
 		return err
 	}
-	err = writeJSON(en.config, cfg)
+	if err = json.NewEncoder(en.config).Encode(cfg); err != nil {
+		err = fmt.Errorf("send config: %w", err)
+	}
 	en.config.Close()
 	if err != nil {
-		_ = en.cmd.Process.Kill()
-		_ = en.cmd.Wait()
+		_ = en.Cmd.Process.Kill()
+		_ = en.Cmd.Wait()
 	}
 	return err
 }
 
 // joinCgroup moves the role into the container's cgroup while it waits
-// for its config, so that what exec runs counts against the container's
+// for its config, so that what it runs counts against the container's
 // limits and freezes with it. Only the role: nsenter, which forked it to
 // enter the pid namespace and waits for it, is box's, not the container's.
-func (en *entry) joinCgroup() error {
+func (en *Entry) joinCgroup() error {
 	if en.cgroup == "" {
 		return nil
 	}
-	role, err := container.FirstChild(en.cmd.Process.Pid, 5*time.Second)
+	role, err := container.FirstChild(en.Cmd.Process.Pid, 5*time.Second)
 	if err == nil {
 		err = cgdelegate.Group{Dir: en.cgroup}.Attach(context.Background(), role)
 	}
@@ -104,9 +123,10 @@ func (en *entry) joinCgroup() error {
 	return nil
 }
 
-func (en *entry) close() {
+// Close releases the pipes to the role.
+func (en *Entry) Close() {
 	en.config.Close()
-	en.status.Close()
+	en.Status.Close()
 }
 
 // sealedSelf copies the running box binary into a sealed memfd.
