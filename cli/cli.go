@@ -84,6 +84,7 @@ type root struct {
 	Image       imageCmd       `cmd:"" group:"Images" help:"Manage images (ls, rm, inspect, prune, history, tag, save, load, import).\n\nExample: box image prune -a"`
 	Volume      volumeCmd      `cmd:"" group:"Containers" help:"Manage volumes (create, ls, inspect, rm, prune); -v NAME:/path makes one on first use.\n\nExample: box volume ls"`
 	Unshare     unshareCmd     `cmd:"" group:"System" help:"Run a command as root in box's user namespace (to inspect or delete files owned by subordinate ids).\n\nExample: box unshare ls -ln ~/.local/share/box/storage"`
+	Generate    generateCmd    `cmd:"" group:"System" help:"Write a systemd user unit for a container, to keep it across logouts and reboots.\n\nExample: box generate systemd --new --name --files web"`
 	Completion  completionCmd  `cmd:"" group:"System" help:"Print a shell completion script for bash, zsh or fish (commands, flags, container and image names).\n\nExample: source <(box completion bash)"`
 	Complete    completeCmd    `cmd:"" name:"__complete" hidden:"" help:"Complete the last of the given words (used by the completion scripts)."`
 	Doctor      doctorCmd      `cmd:"" group:"System" help:"Check what rootless containers need here, one line each with the fix; exit 1 if box cannot run containers.\n\nExample: box doctor --format json"`
@@ -97,6 +98,9 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	g              *globals
+	// args are box's arguments, which run and create record for box
+	// generate systemd --new.
+	args []string
 	// conf is the config file's defaults; storage is the storage driver
 	// setting in effect and where it came from (box info shows it).
 	conf    config.File
@@ -112,7 +116,7 @@ type exitPanic int
 // Main runs box with args and returns the process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	var r root
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, g: &r.globals}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, g: &r.globals, args: args}
 	parser, err := newParser(&r, args, e)
 	if err != nil {
 		fmt.Fprintf(stderr, "box: %v\n", err)

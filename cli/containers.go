@@ -288,6 +288,7 @@ func forEach(e *env, refs []string, action string, attrs map[string]string, fn f
 type rmCmd struct {
 	Force      bool     `short:"f" help:"Kill running containers first."`
 	Volumes    bool     `short:"v" help:"Remove the containers' anonymous volumes too."`
+	Ignore     bool     `short:"i" help:"Say nothing of containers that do not exist (podman's --ignore)."`
 	Containers []string `arg:"" help:"Containers to remove (names or IDs)."`
 }
 
@@ -306,6 +307,9 @@ func (c *rmCmd) Run(e *env) error {
 	)
 	for _, ref := range c.Containers {
 		id, unlock, err := c.prepare(records, ref)
+		if c.Ignore && errors.Is(err, container.ErrNotFound) {
+			continue
+		}
 		if err != nil {
 			report(e, err)
 			failed++

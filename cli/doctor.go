@@ -325,15 +325,13 @@ func (d doctor) systemd() check {
 		ch.OK, ch.Detail = true, "no systemd on this machine: containers outlive the login on their own"
 		return ch
 	}
-	// The user manager listens on XDG_RUNTIME_DIR/systemd/private whatever
-	// the cgroup version (the cgroup probe answers only on cgroup v2).
-	rt := osEnv("XDG_RUNTIME_DIR")
-	if _, err := os.Stat(filepath.Join(rt, "systemd", "private")); rt == "" || err != nil {
+	// Found by its socket: the cgroup probe answers only on cgroup v2.
+	if !userManager() {
 		ch.Detail = "none runs for this login (no XDG_RUNTIME_DIR/systemd/private): no systemd scopes, so limits need a delegated cgroup"
 		ch.Fix = "log in through a session (ssh, machinectl shell " + d.h.name + "@) rather than su, with XDG_RUNTIME_DIR set"
 		return ch
 	}
-	if _, err := os.Stat(filepath.Join("/var/lib/systemd/linger", d.h.name)); err != nil {
+	if !lingering(d.h.name) {
 		ch.Detail = "running, but lingering is off: detached containers die when you log out"
 		ch.Fix = "loginctl enable-linger " + d.h.name
 		return ch

@@ -145,6 +145,8 @@ type configJSON struct {
 	StopSignal   string              `json:"StopSignal,omitempty"`
 	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
 	Healthcheck  *health.Config      `json:"Healthcheck,omitempty"`
+	// Podman's: the command line that made the container.
+	CreateCommand []string `json:"CreateCommand,omitempty"`
 	// Podman's name for --health-on-failure.
 	HealthcheckOnFailureAction string `json:"HealthcheckOnFailureAction,omitempty"`
 }
@@ -193,7 +195,7 @@ func inspectContainer(records *container.Store, c *container.Container) containe
 			Hostname: cfg.Hostname, User: cfg.User, Tty: cfg.Tty, OpenStdin: cfg.Interactive,
 			Env: nonNilStrings(cfg.Env), Cmd: nonNilStrings(cfg.Cmd), Image: cfg.Image, WorkingDir: cfg.WorkingDir,
 			Entrypoint: cfg.Entrypoint, Labels: cfg.Labels, StopSignal: cfg.StopSignal,
-			Healthcheck: cfg.Healthcheck, HealthcheckOnFailureAction: cfg.HealthOnFailure,
+			Healthcheck: cfg.Healthcheck, HealthcheckOnFailureAction: cfg.HealthOnFailure, CreateCommand: cfg.CreateCommand,
 		},
 		NetworkSettings: map[string]any{"Networks": map[string]any{}, "Ports": map[string][]portBindingJSON{}},
 	}

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -20,11 +22,23 @@ import (
 
 type stopCmd struct {
 	Time       int      `short:"t" name:"time" default:"10" help:"Seconds to wait for the container to stop before killing it."`
+	Ignore     bool     `short:"i" help:"Say nothing of containers that do not exist (podman's --ignore)."`
 	Containers []string `arg:"" help:"Containers to stop."`
 }
 
 func (c *stopCmd) Run(e *env) error {
-	return forEach(e, c.Containers, "stop", nil, func(records *container.Store, ref string) error {
+	refs := c.Containers
+	if c.Ignore {
+		_, records, err := openRecords()
+		if err != nil {
+			return err
+		}
+		refs = slices.DeleteFunc(slices.Clone(refs), func(ref string) bool {
+			_, err := records.Get(ref)
+			return errors.Is(err, container.ErrNotFound)
+		})
+	}
+	return forEach(e, refs, "stop", nil, func(records *container.Store, ref string) error {
 		return stopOne(records, ref, time.Duration(c.Time)*time.Second)
 	})
 }

@@ -98,6 +98,9 @@ func (c *runCmd) Run(e *env) error {
 	defer closeJoin(join)
 	if c.Detach {
 		_, err := c.runDetached(e, req, maps, join)
+		if err == nil {
+			warnLinger(e)
+		}
 		return withLoginHint(c.Image, err)
 	}
 	if c.Tty && c.Interactive {
@@ -126,6 +129,7 @@ func (c *runCmd) request(e *env, op string) (stage.Request, userns.Maps, error) 
 		return stage.Request{}, userns.Maps{}, err
 	}
 	cfg.LogMaxSize = e.conf.LogMaxBytes
+	cfg.CreateCommand = append([]string{"box"}, e.args...)
 	h, err := lookupHost()
 	if err != nil {
 		return stage.Request{}, userns.Maps{}, err

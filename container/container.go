@@ -87,7 +87,10 @@ type Config struct {
 	Healthcheck     *health.Config    `json:"healthcheck,omitempty"`
 	HealthOnFailure string            `json:"healthOnFailure,omitempty"` // none, kill, restart, stop
 	Labels          map[string]string `json:"labels,omitempty"`
-	Security        security.Options  `json:"security"`
+	// CreateCommand is the box command line that made the container, for
+	// box generate systemd --new (podman's CreateCommand).
+	CreateCommand []string         `json:"createCommand,omitempty"`
+	Security      security.Options `json:"security"`
 }
 
 // Status is where a container is in its life.

@@ -166,6 +166,7 @@ func badCases() []badCase {
 		{name: "cp/unknown-container-dest", args: []string{"cp", "$INPUTS/hosts.txt", "nosuch:/tmp"}, want: notFoundCtr},
 		{name: "wait/unknown-container", args: []string{"wait", "nosuch"}, want: notFoundCtr},
 		{name: "wait/bad-condition", args: []string{"wait", "--condition", "soon", "nosuch"}, want: `^invalid --condition "soon": want one of`},
+		{name: "generate/unknown-container", args: []string{"generate", "systemd", "nosuch"}, want: notFoundCtr},
 		{name: "healthcheck/unknown-container", args: []string{"healthcheck", "run", "nosuch"}, want: notFoundCtr},
 		{name: "run/health-conflict", args: []string{"run", "--rm", "--no-healthcheck", "--health-cmd", "true", "$IMAGE", "true"}, want: `^--no-healthcheck conflicts with the --health-\* options`},
 		{name: "run/health-on-failure-bogus", args: []string{"run", "--rm", "--health-on-failure", "often", "$IMAGE", "true"}, want: `^invalid --health-on-failure "often"`},

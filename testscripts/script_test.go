@@ -213,6 +213,9 @@ func (b *bed) setup(env *testscript.Env) error {
 	env.Setenv("IMAGE_DOCKER_ARCHIVE", b.images.DockerArchive)
 	env.Setenv("IMAGE_OCI_ARCHIVE", b.images.OCIArchive)
 	env.Setenv("IMAGE_OCI_DIR", b.images.OCIDir)
+	// The login's own runtime directory, where its systemd user manager
+	// listens: systemctl --user needs it (vm/systemd.txtar).
+	env.Setenv("USER_RUNTIME_DIR", os.Getenv("XDG_RUNTIME_DIR"))
 	for _, k := range []string{"USER", "LOGNAME", "DBUS_SESSION_BUS_ADDRESS", "CI"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env.Setenv(k, v)
