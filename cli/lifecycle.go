@@ -50,6 +50,16 @@ func stopOne(records *container.Store, ref string, timeout time.Duration) error 
 	if err != nil {
 		return err
 	}
+	// A start under way (box start in a systemd unit that is being
+	// stopped) finishes first, so that what it starts is stopped too.
+	unstart, err := records.StartLock(ct.Config.ID)
+	if err != nil {
+		return err
+	}
+	defer unstart()
+	if ct, err = records.Get(ct.Config.ID); err != nil {
+		return err
+	}
 	if ct.State.Status != container.Running {
 		return nil
 	}
