@@ -2,6 +2,7 @@ package stage
 
 import (
 	"context"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -85,6 +86,11 @@ func (s *stage) healthLoop(ctx context.Context, w *healthWatch, records *contain
 			return
 		}
 		h, changed, err := records.RecordHealth(id, res)
+		// Back to idling: give back the heap the check used and the
+		// pages of box's code it faulted in (see dropCleanFilePages),
+		// which otherwise double the monitor's resident set.
+		debug.FreeOSMemory()
+		dropCleanFilePages()
 		if err != nil {
 			continue
 		}
