@@ -35,6 +35,19 @@ func enterContainer(ct *container.Container, role string, namespaces ...string) 
 	return enter.New(initPid, ct.State.Cgroup, role, namespaces...)
 }
 
+// enterable refuses a container whose namespaces cannot be entered now.
+func enterable(ct *container.Container) error {
+	switch {
+	case ct.State.Status != container.Running:
+		return fmt.Errorf("container %s %w; start it first", ct.Config.Name, errNotRunning)
+	case ct.State.Restarting:
+		return fmt.Errorf("container %s is restarting (its restart policy's back-off); wait until it runs", ct.Config.Name)
+	case paused(ct):
+		return fmt.Errorf("container %s is paused; unpause it first (box unpause %s)", ct.Config.Name, ct.Config.Name)
+	}
+	return nil
+}
+
 // errNotRunning refuses to exec into a container that does not run.
 var errNotRunning = errors.New("is not running")
 
@@ -49,14 +62,8 @@ func (c *execCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	if ct.State.Status != container.Running {
-		return fmt.Errorf("container %s %w; start it first", ct.Config.Name, errNotRunning)
-	}
-	if ct.State.Restarting {
-		return fmt.Errorf("container %s is restarting (its restart policy's back-off); wait until it runs", ct.Config.Name)
-	}
-	if paused(ct) {
-		return fmt.Errorf("container %s is paused; unpause it first (box unpause %s)", ct.Config.Name, ct.Config.Name)
+	if err := enterable(ct); err != nil {
+		return err
 	}
 
 	cfg := sandbox.ExecConfig{

@@ -85,11 +85,8 @@ func (c *healthcheckRunCmd) Run(e *env) error {
 	if !hc.Enabled() {
 		return fmt.Errorf("container %s has no healthcheck: give one with --health-cmd, or use an image with a HEALTHCHECK", ct.Config.Name)
 	}
-	if ct.State.Status != container.Running {
-		return fmt.Errorf("container %s %w; start it first", ct.Config.Name, errNotRunning)
-	}
-	if paused(ct) {
-		return fmt.Errorf("container %s is paused; unpause it first (box unpause %s)", ct.Config.Name, ct.Config.Name)
+	if err := enterable(ct); err != nil {
+		return err
 	}
 	initPid, err := container.InitOf(ct.State.Pid)
 	if err != nil {

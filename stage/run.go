@@ -320,6 +320,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		if logs != nil {
 			logs.exited(code)
 		}
+		s.event("container", "die", id, ctrAttrs(cfg, map[string]string{"exitCode": strconv.Itoa(code)}))
 		// The policy as recorded now: box update may have changed it.
 		policy, _ := ParseRestart(cfg.Restart)
 		if c, err := records.Get(id); err == nil {
@@ -332,7 +333,6 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		}
 		// The monitor keeps the container going, with Docker's back-off,
 		// which starts over once a run lasted ten seconds.
-		s.event("container", "die", id, ctrAttrs(cfg, map[string]string{"exitCode": strconv.Itoa(code)}))
 		if time.Since(ranFrom) >= backoffReset {
 			backoff = 0
 		}
@@ -363,7 +363,6 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		})
 		s.event("container", "restart", id, ctrAttrs(cfg, nil))
 	}
-	s.event("container", "die", id, ctrAttrs(cfg, map[string]string{"exitCode": strconv.Itoa(code)}))
 	if cfg.AutoRemove {
 		if is != nil {
 			_ = is.Unmount(id)
