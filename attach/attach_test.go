@@ -221,3 +221,48 @@ func waitFor(t *testing.T, ok func() bool) {
 	}
 	t.Fatal("timed out")
 }
+
+// TestInputOfAClientThatLeft: a client that sends its input and hangs up
+// at once (printf x | box attach) still has that input delivered, however
+// the output to it fails meanwhile: a failed write must not close the
+// read side with the input unread.
+func TestInputOfAClientThatLeft(t *testing.T) {
+	for i := range 100 {
+		dir := t.TempDir()
+		s, err := Listen(dir, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := &fakeInput{}
+		s.SetInput(in)
+		stop := make(chan struct{})
+		talked := make(chan struct{})
+		go func() {
+			// Output to every client, as a busy container makes.
+			defer close(talked)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					_, _ = s.Output("stdout").Write([]byte("out\n"))
+				}
+			}
+		}()
+		c, err := Dial(dir, Hello{Stdin: true, Stdout: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.send(kindStdin, []byte("two\n")); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		waitFor(t, func() bool { got, _, _ := in.state(); return got == "two\n" })
+		close(stop)
+		<-talked
+		s.Close()
+		if got, _, _ := in.state(); got != "two\n" {
+			t.Fatalf("iteration %d: the container got %q, want \"two\\n\"", i, got)
+		}
+	}
+}

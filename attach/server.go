@@ -137,22 +137,34 @@ func (s *Server) serve(conn *net.UnixConn) {
 	s.firstSet.Do(func() { close(s.attached) })
 	go c.write()
 	s.readInput(c)
+	s.drop(c)
+	<-c.gone
+	conn.Close()
 }
 
-// write sends c's queued frames until the queue closes or the peer goes.
+// write sends c's queued frames until the queue closes, then shuts the
+// writing half: the client sees the end of the output. The reading half is
+// readInput's, which closes the connection: a client that stopped
+// listening (printf x | box attach hangs up at once), or fell too far
+// behind, may still have input in the socket for the container. After a
+// failed write the rest of the queue is dropped.
 func (c *client) write() {
 	defer close(c.gone)
-	defer c.conn.Close()
+	defer func() { _ = c.conn.CloseWrite() }()
+	failed := false
 	for f := range c.out {
+		if failed {
+			continue
+		}
 		if _, err := c.conn.Write(f); err != nil {
-			return
+			failed = true
+			_ = c.conn.CloseWrite()
 		}
 	}
 }
 
 // readInput passes c's input on until it hangs up.
 func (s *Server) readInput(c *client) {
-	defer s.drop(c)
 	for {
 		kind, p, err := readFrame(c.conn)
 		if err != nil {
@@ -257,6 +269,8 @@ func (s *Server) Exited(code int) {
 		// A client that stopped reading must not keep the monitor.
 		_ = c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		<-c.gone
+		// Input for a container that ended goes nowhere: hang up.
+		c.conn.Close()
 	}
 }
 
@@ -267,6 +281,7 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	for c := range s.clients {
 		close(c.out)
+		c.conn.Close() // ends its readInput too
 	}
 	s.clients = nil
 	s.mu.Unlock()
