@@ -146,15 +146,21 @@ func (m *monitorIO) copy(r *os.File, stream string) {
 	}()
 }
 
-// exited waits until the container's last output is in the log and with
-// its clients, then tells them how it ended.
-func (m *monitorIO) exited(code int) {
+// drained waits until the container's last output is in the log and
+// queued for its clients, and takes their input away.
+func (m *monitorIO) drained() {
 	m.copies.Wait()
 	m.srv.SetInput(nil)
 	if m.inW != nil {
 		m.inW.Close()
 		m.inW = nil
 	}
+}
+
+// ended tells the clients how the container ended, and hangs up on them.
+// The monitor says it once the record says so too: a client that returns
+// (start -a) and starts the container again at once must find it stopped.
+func (m *monitorIO) ended(code int) {
 	m.srv.Exited(code)
 	// Whoever attaches to a restarted container was not there at the start.
 	m.holdOutput = false

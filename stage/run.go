@@ -305,9 +305,17 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		dropCleanFilePages()
 	}
 	ranFrom, backoff := time.Now(), 0
+	// told: the clients attached to the run that ended last know its end.
+	told := false
+	defer func() {
+		if logs != nil && !told {
+			logs.ended(code)
+		}
+	}()
 	for restarts := 0; ; restarts++ {
 		checks := s.watchHealth(records, cfg, proc, cg)
 		code = waitSignalling(proc, sigs)
+		told = false
 		checks.stop()
 		oom := cg != nil && cg.OOMKilled()
 		if oom {
@@ -318,7 +326,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		net.close()
 		net = nil
 		if logs != nil {
-			logs.exited(code)
+			logs.drained()
 		}
 		s.event("container", "die", id, ctrAttrs(cfg, map[string]string{"exitCode": strconv.Itoa(code)}))
 		// The policy as recorded now: box update may have changed it.
@@ -340,6 +348,8 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 			st.Restarting, st.ExitCode, st.FinishedAt = true, code, time.Now().UTC()
 			return nil
 		})
+		logs.ended(code)
+		told = true
 		if !backOff(policy.delay(backoff), sigs, records, id) {
 			break
 		}
