@@ -96,16 +96,7 @@ func (c *systemDfCmd) Run(e *env) error {
 			}
 		}
 	}
-	var imgSize, imgFree int64
-	activeImages := 0
-	for _, im := range du.Images {
-		imgSize += im.Size
-		if used[im.ID] {
-			activeImages++
-		} else {
-			imgFree += im.Size
-		}
-	}
+	imgSize, imgFree, activeImages := imageUsage(du, used)
 	var volSize, volFree int64
 	activeVols := 0
 	for name, sz := range du.Volumes {
@@ -258,4 +249,41 @@ func unmountUnder(dirs ...string) {
 			}
 		}
 	}
+}
+
+// imageUsage adds up what images take, each shared layer once, and what
+// removing the images no container uses would free: the layers only they
+// have, and their own records (manifests, configs: an image's size beyond
+// its layers).
+func imageUsage(du stage.DiskUsage, used map[string]bool) (size, free int64, active int) {
+	neededByActive := map[string]bool{}
+	for _, im := range du.Images {
+		if used[im.ID] {
+			active++
+			for _, l := range du.ImageLayers[im.ID] {
+				neededByActive[l] = true
+			}
+		}
+	}
+	counted := map[string]bool{}
+	for _, im := range du.Images {
+		own := im.Size
+		for _, l := range du.ImageLayers[im.ID] {
+			own -= du.LayerSizes[l]
+			if counted[l] {
+				continue
+			}
+			counted[l] = true
+			size += du.LayerSizes[l]
+			if !neededByActive[l] {
+				free += du.LayerSizes[l]
+			}
+		}
+		own = max(own, 0)
+		size += own
+		if !used[im.ID] {
+			free += own
+		}
+	}
+	return size, free, active
 }

@@ -132,6 +132,18 @@ func (s *Store) Create(cfg Config) (*Container, error) {
 	return c, nil
 }
 
+// Exclusive runs fn under the store lock: no container is created while
+// it runs, so what fn reads of the records (which containers use a
+// volume) stays true until it returns.
+func (s *Store) Exclusive(fn func() error) error {
+	_, unlock, err := flock(filepath.Join(s.dir, storeLock))
+	if err != nil {
+		return fmt.Errorf("lock the container store: %w", err)
+	}
+	defer unlock()
+	return fn()
+}
+
 // place writes c's files into a temp directory and renames it to its ID.
 func (s *Store) place(c *Container) (err error) {
 	tmp, err := os.MkdirTemp(s.dir, tmpPrefix)

@@ -50,6 +50,37 @@ func (s *Store) Images() ([]Summary, error) {
 	return out, nil
 }
 
+// LayerUsage is what the stored images' layers take: each image's layers
+// (top first) and each layer's size, for a disk usage that counts a layer
+// shared by several images once.
+func (s *Store) LayerUsage() (byImage map[string][]string, sizes map[string]int64, err error) {
+	imgs, err := s.store.Images()
+	if err != nil {
+		return nil, nil, fmt.Errorf("list images: %w", err)
+	}
+	byImage, sizes = map[string][]string{}, map[string]int64{}
+	for _, img := range imgs {
+		for id := img.TopLayer; id != ""; {
+			byImage[img.ID] = append(byImage[img.ID], id)
+			l, err := s.store.Layer(id)
+			if err != nil {
+				return nil, nil, fmt.Errorf("layers of image %s: %w", img.ID, err)
+			}
+			if _, seen := sizes[id]; !seen {
+				size := l.UncompressedSize
+				if size <= 0 {
+					if size, err = s.store.DiffSize("", id); err != nil {
+						size = 0 // unknown: counted as nothing rather than failing df
+					}
+				}
+				sizes[id] = size
+			}
+			id = l.Parent
+		}
+	}
+	return byImage, sizes, nil
+}
+
 // Image is a resolved image and the parts of its config that box runs with.
 type Image struct {
 	ID     string

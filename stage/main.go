@@ -15,7 +15,6 @@ import (
 	"github.com/boxcli/box/events"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/userns"
-	"github.com/boxcli/box/volume"
 )
 
 // The stage's inherited descriptors, in the order client.go passes them.
@@ -208,14 +207,7 @@ func (s *stage) dispatch(ctx context.Context) (any, *int, error) {
 	case OpReset:
 		return nil, nil, s.reset()
 	case OpRemoveVolumes:
-		vols := volume.Open(s.req.Dirs.Volumes())
-		for _, name := range s.req.IDs {
-			if err := vols.Remove(name); err != nil {
-				return nil, nil, err
-			}
-			s.event("volume", "remove", name, nil)
-		}
-		return nil, nil, nil
+		return nil, nil, s.removeVolumeNames(s.req.IDs)
 	case OpCopy, OpDiff, OpExport:
 		res, err := s.files(s.req.Copy)
 		return res, nil, err

@@ -108,6 +108,9 @@ func (s *stage) diskUsage(is *image.Store) (*DiskUsage, error) {
 	if du.Images, err = is.Images(); err != nil {
 		return nil, err
 	}
+	if du.ImageLayers, du.LayerSizes, err = is.LayerUsage(); err != nil {
+		return nil, err
+	}
 	for _, id := range s.req.IDs {
 		// A container without a layer (--rootfs) takes no store space.
 		if sz, err := is.Size(id); err == nil {

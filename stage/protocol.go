@@ -75,9 +75,13 @@ type CommitRequest struct {
 // DiskUsage is OpDiskUsage's result: images, each container's writable
 // layer by ID, and each volume's size by name, in bytes.
 type DiskUsage struct {
-	Images     []image.Summary  `json:"images"`
-	Containers map[string]int64 `json:"containers"`
-	Volumes    map[string]int64 `json:"volumes"`
+	Images []image.Summary `json:"images"`
+	// ImageLayers are each image's layers, LayerSizes their sizes: images
+	// share layers, which count once.
+	ImageLayers map[string][]string `json:"imageLayers"`
+	LayerSizes  map[string]int64    `json:"layerSizes"`
+	Containers  map[string]int64    `json:"containers"`
+	Volumes     map[string]int64    `json:"volumes"`
 }
 
 // CgroupMsg follows a Request with CgroupFollows: the cgroup the CLI made

@@ -100,6 +100,11 @@ func (s *stage) create(ctx context.Context, records *container.Store, r *RunRequ
 		s.removeVolumes(cfg)
 		return nil, is, err
 	}
+	if err := s.volumesStillThere(cfg); err != nil {
+		_ = records.Remove(c.Config.ID)
+		s.removeVolumes(cfg)
+		return nil, is, err
+	}
 	s.event("container", "create", c.Config.ID, ctrAttrs(c.Config, nil))
 	if r.CIDFile != "" {
 		if err := writeCIDFile(r.CIDFile, c.Config.ID); err != nil {
@@ -697,6 +702,55 @@ func (s *stage) removeVolumes(cfg container.Config) {
 			}
 		}
 	}
+}
+
+// removeVolumeNames removes volumes no container uses, under the
+// container store's lock, so that no container is created with one of
+// them meanwhile (create checks its volumes again once its record is in:
+// see volumesStillThere).
+func (s *stage) removeVolumeNames(names []string) error {
+	records, err := s.containers()
+	if err != nil {
+		return err
+	}
+	vols := volume.Open(s.req.Dirs.Volumes())
+	return records.Exclusive(func() error {
+		list, err := records.List()
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			for _, c := range list {
+				for _, m := range c.Config.Mounts {
+					if m.Type == "volume" && m.Name == name {
+						return fmt.Errorf("volume %s is in use by container %s: remove the container first (box rm %s)", name, c.Config.Name, c.Config.Name)
+					}
+				}
+			}
+		}
+		for _, name := range names {
+			if err := vols.Remove(name); err != nil {
+				return err
+			}
+			s.event("volume", "remove", name, nil)
+		}
+		return nil
+	})
+}
+
+// volumesStillThere checks, once the container's record is in, that the
+// volumes it mounts were not removed between their creation and then.
+func (s *stage) volumesStillThere(cfg container.Config) error {
+	vols := volume.Open(s.req.Dirs.Volumes())
+	for _, m := range cfg.Mounts {
+		if m.Type != "volume" || m.Name == "" {
+			continue
+		}
+		if _, err := vols.Get(m.Name); err != nil {
+			return fmt.Errorf("volume %s was removed while the container was created: try again", m.Name)
+		}
+	}
+	return nil
 }
 
 // populateVolumes gives each empty volume a copy of what the image has at
