@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -195,7 +196,8 @@ func unitRunArgs(cmd []string, name string) ([]string, error) {
 		return nil, fmt.Errorf("its creating command was not recorded (it was made by an older box): recreate it, or generate without --new")
 	}
 	var r root
-	p, err := newParser(&r, []string{"run"}, &env{stdout: os.Stdout, stderr: os.Stderr})
+	// Only the grammar is wanted: nothing is parsed, nothing printed.
+	p, err := newParser(&r, []string{"run"}, &env{stdout: io.Discard, stderr: io.Discard})
 	if err != nil {
 		return nil, err
 	}

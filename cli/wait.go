@@ -16,16 +16,24 @@ type waitCmd struct {
 	Containers []string      `arg:"" help:"Containers to wait for; prints each exit code (-1 for conditions other than stopped, exited and removed)."`
 }
 
-// waitExit are the conditions met when the container's keeper is gone;
-// their answer is its exit code.
-var waitExit = []string{"stopped", "exited", "not-running"}
+// exitCondition: met when the container's keeper is gone; the answer is
+// its exit code.
+func exitCondition(cond string) bool {
+	return cond == "stopped" || cond == "exited" || cond == "not-running"
+}
 
-var waitConditions = append([]string{"removed", "running", "paused", "healthy", "unhealthy"}, waitExit...)
+func knownCondition(cond string) bool {
+	switch cond {
+	case "removed", "running", "paused", health.Healthy, health.Unhealthy:
+		return true
+	}
+	return exitCondition(cond)
+}
 
 func (c *waitCmd) Run(e *env) error {
 	for _, cond := range c.Condition {
-		if !slices.Contains(waitConditions, cond) {
-			return fmt.Errorf("invalid --condition %q: want one of %v", cond, waitConditions)
+		if !knownCondition(cond) {
+			return fmt.Errorf("invalid --condition %q: want one of stopped, exited, not-running, removed, running, paused, healthy, unhealthy", cond)
 		}
 	}
 	if c.Interval <= 0 {
@@ -56,9 +64,9 @@ func (c *waitCmd) wait(records *container.Store, ref string) (int, error) {
 	}
 	conds := c.Condition
 	if len(conds) == 0 {
-		conds = waitExit[:1]
+		conds = []string{"stopped"}
 	}
-	if !slices.ContainsFunc(conds, func(s string) bool { return !slices.Contains(waitExit, s) }) {
+	if !slices.ContainsFunc(conds, func(s string) bool { return !exitCondition(s) }) {
 		// Only the end counts: wait for the keeper, not the record.
 		waitGone(ct.State.Pid, ct.State.PidStart, 100*365*24*time.Hour)
 		if ct, err = records.Get(ct.Config.ID); err != nil {
@@ -83,7 +91,7 @@ func (c *waitCmd) wait(records *container.Store, ref string) (int, error) {
 		ended := ct.State.Status == container.Exited || ct.State.Status == container.Running && !container.Alive(ct.State.Pid, ct.State.PidStart)
 		for _, cond := range conds {
 			switch {
-			case slices.Contains(waitExit, cond) && ended:
+			case exitCondition(cond) && ended:
 				return ct.State.ExitCode, nil
 			case cond == "running" && ct.State.Status == container.Running && !ended,
 				cond == "paused" && paused(ct),
