@@ -35,6 +35,7 @@ type runCmd struct {
 	registryFlags
 	limitFlags
 	healthFlags
+	sdnotifyFlag
 	CgroupManager string            `name:"cgroup-manager" enum:",systemd,cgroupfs" default:"" help:"How to get the container's cgroup: systemd (a transient scope with Delegate=yes) or cgroupfs (a child of box's own delegated cgroup); default: systemd, else cgroupfs."`
 	Cgroups       string            `name:"cgroups" enum:"enabled,disabled" default:"enabled" help:"disabled: run without a cgroup of its own (no limits, pause or stats)."`
 	Pull          string            `default:"missing" enum:"missing,always,never,newer" help:"Pull the image: missing (default), always, never or newer."`
@@ -100,13 +101,18 @@ func (c *runCmd) Run(e *env) error {
 		_, err := c.runDetached(e, req, maps, join)
 		if err == nil {
 			warnLinger(e)
+			err = c.ready()
 		}
 		return withLoginHint(c.Image, err)
 	}
 	if c.Tty && c.Interactive {
 		return withLoginHint(c.Image, c.runAttached(e, req, maps, join, records))
 	}
-	err = foreground(e, req, maps, join, c.Interactive, c.Tty)
+	err = foreground(e, req, maps, join, c.Interactive, c.Tty, func() {
+		if err := c.ready(); err != nil {
+			e.warn(err.Error())
+		}
+	})
 	return withLoginHint(c.Image, err)
 }
 
@@ -162,8 +168,8 @@ func (c *runCmd) request(e *env, op string) (stage.Request, userns.Maps, error) 
 // foreground runs a stage that keeps a container in the foreground (run
 // without -d): it relays the terminal or stdin, forwards signals and
 // returns the container's status as an error (*stage.ExitError).
-func foreground(e *env, req stage.Request, maps userns.Maps, join *stage.Join, interactive, tty bool) error {
-	opt := stage.Options{Maps: maps, Join: join, Cgroup: cgroupFor(req.Run.Config), Stdout: e.stdout, Stderr: e.stderr}
+func foreground(e *env, req stage.Request, maps userns.Maps, join *stage.Join, interactive, tty bool, started func()) error {
+	opt := stage.Options{Maps: maps, Join: join, Cgroup: cgroupFor(req.Run.Config), Stdout: e.stdout, Stderr: e.stderr, Started: started}
 	if interactive && !tty {
 		opt.Stdin = e.stdin
 	}
@@ -244,6 +250,9 @@ func (c *runCmd) runAttached(e *env, req stage.Request, maps userns.Maps, join *
 	if err != nil {
 		return err
 	}
+	if err := c.ready(); err != nil {
+		e.warn(err.Error())
+	}
 	return attachTo(e, req.Dirs, records, ct, attachOptions{stdin: true, keys: keys, sigProxy: c.SigProxy})
 }
 
@@ -315,6 +324,9 @@ func (c *runCmd) config(warn func(string)) (container.Config, error) {
 		}
 	}
 	if _, err := stage.ParseRestart(c.Restart); err != nil {
+		return cfg, err
+	}
+	if err := c.checkSdNotify(); err != nil {
 		return cfg, err
 	}
 	hc, onFailure, err := c.healthcheck(c.Restart)

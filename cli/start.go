@@ -29,16 +29,20 @@ func (c *createCmd) Run(e *env) error {
 }
 
 type startCmd struct {
-	Attach      bool     `short:"a" help:"Attach stdout and stderr and wait for the container, returning its exit code."`
-	Interactive bool     `short:"i" help:"Attach stdin too."`
-	DetachKeys  string   `name:"detach-keys" default:"ctrl-p,ctrl-q" help:"Keys that detach from an attached container and leave it running (\"\" turns detaching off)."`
-	SigProxy    bool     `name:"sig-proxy" default:"true" negatable:"" help:"Pass the signals box receives to the attached container (without a terminal)."`
-	Containers  []string `arg:"" help:"Containers to start."`
+	Attach      bool   `short:"a" help:"Attach stdout and stderr and wait for the container, returning its exit code."`
+	Interactive bool   `short:"i" help:"Attach stdin too."`
+	DetachKeys  string `name:"detach-keys" default:"ctrl-p,ctrl-q" help:"Keys that detach from an attached container and leave it running (\"\" turns detaching off)."`
+	SigProxy    bool   `name:"sig-proxy" default:"true" negatable:"" help:"Pass the signals box receives to the attached container (without a terminal)."`
+	sdnotifyFlag
+	Containers []string `arg:"" help:"Containers to start."`
 }
 
 func (c *startCmd) Run(e *env) error {
 	keys, err := attach.ParseDetachKeys(c.DetachKeys)
 	if err != nil {
+		return err
+	}
+	if err := c.checkSdNotify(); err != nil {
 		return err
 	}
 	h, records, err := openRecords()
@@ -72,6 +76,9 @@ func (c *startCmd) Run(e *env) error {
 		}
 		if ct.State.Status == container.Running {
 			unlock()
+			if err := c.ready(); err != nil {
+				e.warn(err.Error())
+			}
 			// Docker: starting a running container is no error, and -a
 			// attaches to it.
 			if c.Attach || c.Interactive {
@@ -83,6 +90,11 @@ func (c *startCmd) Run(e *env) error {
 		attaching := c.Attach || c.Interactive
 		err = startContainer(e, h, records, ct, attaching)
 		unlock()
+		if err == nil {
+			if rerr := c.ready(); rerr != nil {
+				e.warn(rerr.Error())
+			}
+		}
 		if err == nil && attaching {
 			// The monitor holds the output until we are there.
 			return attachTo(e, h.dirs, records, ct, attachOptions{stdin: c.Interactive, keys: keys, sigProxy: c.SigProxy})

@@ -122,7 +122,7 @@ func (c *generateSystemdCmd) unit(self, ref string, ct *container.Container) (st
 		start = args
 		post = []string{"-" + box + " rm -f --ignore " + systemdQuote(ref)}
 	} else {
-		start = []string{"start", "--attach", ref}
+		start = []string{"start", "--attach", "--sdnotify=conmon", ref}
 	}
 	var b strings.Builder
 	if !c.NoHeader {
@@ -155,8 +155,10 @@ func (c *generateSystemdCmd) unit(self, ref string, ct *container.Container) (st
 		fmt.Fprintf(&b, "ExecStopPost=%s\n", p)
 	}
 	// box stop ends it with SIGTERM, which box passes on as 143: an
-	// orderly stop, not a failure to restart from.
-	b.WriteString("SuccessExitStatus=143\nType=simple\n\n[Install]\nWantedBy=default.target\n")
+	// orderly stop, not a failure to restart from. The unit is up once box
+	// says the container runs (--sdnotify=conmon), so what comes after it
+	// finds it running.
+	b.WriteString("SuccessExitStatus=143\nType=notify\nNotifyAccess=main\n\n[Install]\nWantedBy=default.target\n")
 	return b.String(), nil
 }
 
@@ -222,7 +224,7 @@ func unitRunArgs(cmd []string, name string) ([]string, error) {
 			byShort[f.Short] = f
 		}
 	}
-	drop := []string{"detach", "interactive", "tty", "rm", "name", "cidfile", "restart", "detach-keys"}
+	drop := []string{"detach", "interactive", "tty", "rm", "name", "cidfile", "restart", "detach-keys", "sdnotify"}
 	out := []string{}
 	words := cmd[1:]
 	i := 0
@@ -236,7 +238,7 @@ func unitRunArgs(cmd []string, name string) ([]string, error) {
 	if i >= len(words) || (words[i] != "run" && words[i] != "create") {
 		return nil, fmt.Errorf("its creating command %q is not box run or create", strings.Join(cmd, " "))
 	}
-	out = append(out, "run", "--rm", "--name", name)
+	out = append(out, "run", "--rm", "--sdnotify=conmon", "--name", name)
 	i++
 	for ; i < len(words); i++ {
 		w := words[i]

@@ -32,6 +32,8 @@ type Options struct {
 	// Progress receives pull progress sent as replies (see
 	// Request.ProgressReplies).
 	Progress io.Writer
+	// Started is called when the container of a foreground run runs.
+	Started func()
 }
 
 // Session is a running stage seen from the CLI.
@@ -40,6 +42,7 @@ type Session struct {
 	replies  *os.File
 	detach   bool
 	progress io.Writer
+	started  func()
 }
 
 // Start re-executes box as the stage in new user, mount and pid
@@ -158,7 +161,7 @@ func Start(req Request, opt Options) (*Session, error) {
 		repR.Close()
 		return nil, fmt.Errorf("send request to stage: %w", err)
 	}
-	return &Session{cmd: cmd, replies: repR, detach: opt.Detach, progress: opt.Progress}, nil
+	return &Session{cmd: cmd, replies: repR, detach: opt.Detach, progress: opt.Progress, started: opt.Started}, nil
 }
 
 // Signal forwards sig to the stage, which passes it on to the container.
@@ -191,6 +194,12 @@ func (s *Session) Wait(warn func(string)) (json.RawMessage, error) {
 		if r.Warning != "" {
 			if warn != nil {
 				warn(r.Warning)
+			}
+			continue
+		}
+		if r.Started {
+			if s.started != nil {
+				s.started()
 			}
 			continue
 		}

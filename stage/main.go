@@ -51,6 +51,9 @@ func (r *replier) finish(rep Reply) {
 	r.f.Close()
 }
 
+// started tells a foreground run's CLI that the container runs.
+func (r *replier) started() { r.send(Reply{Started: true}) }
+
 func (r *replier) warnf(format string, args ...any) {
 	r.send(Reply{Warning: fmt.Sprintf(format, args...)})
 }

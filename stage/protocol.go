@@ -218,11 +218,14 @@ type RemoveRequest struct {
 
 // Reply is one line of the stage's answer.
 type Reply struct {
-	Warning  string          `json:"warning,omitempty"`
-	Progress string          `json:"progress,omitempty"` // pull progress, for the user's stderr
-	Error    *Error          `json:"error,omitempty"`
-	Exit     *int            `json:"exit,omitempty"`
-	Result   json.RawMessage `json:"result,omitempty"`
+	Warning  string `json:"warning,omitempty"`
+	Progress string `json:"progress,omitempty"` // pull progress, for the user's stderr
+	Error    *Error `json:"error,omitempty"`
+	Exit     *int   `json:"exit,omitempty"`
+	// Started: the container of a foreground run now runs (for
+	// --sdnotify); the final reply comes when it ends.
+	Started bool            `json:"started,omitempty"`
+	Result  json.RawMessage `json:"result,omitempty"`
 }
 
 // RunResult is the answer to a detached run.

@@ -301,7 +301,9 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		return nil
 	})
 	s.event("container", "start", id, ctrAttrs(cfg, nil))
-	if logs != nil {
+	if logs == nil {
+		s.out.started()
+	} else {
 		logs.started()
 		raw, _ := json.Marshal(RunResult{ID: id})
 		s.out.finish(Reply{Result: raw})
