@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -162,9 +163,13 @@ func (c *generateSystemdCmd) unit(self, ref string, ct *container.Container) (st
 	return b.String(), nil
 }
 
-// systemdDefault is what a systemd user manager sets k to.
+// systemdDefault is what a systemd user manager sets k to: from the home
+// directory in the password database, whatever $HOME says here.
 func systemdDefault(k string) string {
-	home, _ := os.UserHomeDir()
+	home := ""
+	if u, err := user.Current(); err == nil {
+		home = u.HomeDir
+	}
 	switch k {
 	case "XDG_DATA_HOME":
 		return filepath.Join(home, ".local", "share")
