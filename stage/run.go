@@ -348,9 +348,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		}
 		// The monitor keeps the container going, with Docker's back-off,
 		// which starts over once a run lasted ten seconds.
-		if time.Since(ranFrom) >= backoffReset {
-			backoff = 0
-		}
+		backoff = backoffAfter(backoff, time.Since(ranFrom))
 		_ = records.Update(id, func(st *container.State) error {
 			st.Restarting, st.ExitCode, st.FinishedAt = true, code, time.Now().UTC()
 			return nil
@@ -443,6 +441,15 @@ func waitSignalling(proc *sandbox.Process, sigs <-chan os.Signal) int {
 // backoffReset is how long a run must last for the back-off to start
 // over, as in Docker.
 const backoffReset = 10 * time.Second
+
+// backoffAfter is the back-off step for the restart after a run that
+// lasted ran: where it was, or the start again after a long enough run.
+func backoffAfter(step int, ran time.Duration) int {
+	if ran >= backoffReset {
+		return 0
+	}
+	return step
+}
 
 // backOff waits d before a restart and says whether to go on: a stop or
 // kill meanwhile (box stop signals the monitor, which has no container to
