@@ -63,14 +63,12 @@ func stopOne(records *container.Store, ref string, timeout time.Duration) error 
 	if ct.State.Status != container.Running {
 		return nil
 	}
-	sig := syscall.SIGTERM
-	if ct.Config.StopSignal != "" {
-		if sig, err = container.ParseSignal(ct.Config.StopSignal); err != nil {
-			return err
-		}
+	sig, err := ct.Config.StopSig()
+	if err != nil {
+		return err
 	}
 	pid, start := ct.State.Pid, ct.State.PidStart
-	markStopped(records, ct.Config.ID)
+	records.MarkStopped(ct.Config.ID)
 	if err := signalContainer(ct, sig); err != nil {
 		return err
 	}
@@ -137,7 +135,7 @@ func (c *killCmd) Run(e *env) error {
 		if ct.State.Status != container.Running {
 			return fmt.Errorf("container %s %w: there is nothing to signal (box start %s starts it)", ct.Config.Name, errNotRunning, ct.Config.Name)
 		}
-		markStopped(records, ct.Config.ID)
+		records.MarkStopped(ct.Config.ID)
 		return signalContainer(ct, sig)
 	})
 }
@@ -234,13 +232,4 @@ func failures(n int) error {
 		return exitCode(125)
 	}
 	return nil
-}
-
-// markStopped tells the monitor that the user stopped the container, so
-// the restart policy leaves it stopped, as Docker does for stop and kill.
-func markStopped(records *container.Store, id string) {
-	_ = records.Update(id, func(st *container.State) error {
-		st.StopRequested = true
-		return nil
-	})
 }

@@ -25,3 +25,12 @@ func ParseSignal(s string) (syscall.Signal, error) {
 	}
 	return 0, fmt.Errorf("invalid signal %q: use a name such as TERM or KILL, or a number", s)
 }
+
+// StopSig is the signal that stops the container: its --stop-signal (or
+// its image's STOPSIGNAL), else SIGTERM.
+func (c Config) StopSig() (syscall.Signal, error) {
+	if c.StopSignal == "" {
+		return syscall.SIGTERM, nil
+	}
+	return ParseSignal(c.StopSignal)
+}

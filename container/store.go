@@ -132,6 +132,16 @@ func (s *Store) Create(cfg Config) (*Container, error) {
 	return c, nil
 }
 
+// MarkStopped records that the user (box stop, kill, or the healthcheck's
+// on-failure action) ended the container, so that its monitor does not
+// undo it with the restart policy, as Docker does for stop and kill.
+func (s *Store) MarkStopped(id string) {
+	_ = s.Update(id, func(st *State) error {
+		st.StopRequested = true
+		return nil
+	})
+}
+
 // Exclusive runs fn under the store lock: no container is created while
 // it runs, so what fn reads of the records (which containers use a
 // volume) stays true until it returns.

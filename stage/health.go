@@ -116,20 +116,15 @@ func (s *stage) onUnhealthy(ctx context.Context, w *healthWatch, records *contai
 	if action == health.ActionRestart {
 		w.restart.Store(true)
 	} else {
-		_ = records.Update(cfg.ID, func(st *container.State) error {
-			st.StopRequested = true
-			return nil
-		})
+		records.MarkStopped(cfg.ID)
 	}
 	if action == health.ActionKill {
 		_ = proc.Signal(syscall.SIGKILL)
 		return true
 	}
-	sig := syscall.SIGTERM
-	if cfg.StopSignal != "" {
-		if s, err := container.ParseSignal(cfg.StopSignal); err == nil {
-			sig = s
-		}
+	sig, err := cfg.StopSig()
+	if err != nil {
+		sig = syscall.SIGTERM // run refused a bad one: only an edited record has it
 	}
 	_ = proc.Signal(sig)
 	select {
