@@ -2,11 +2,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"go.podman.io/storage/pkg/reexec"
 
 	"github.com/boxcli/box/cli"
+	"github.com/boxcli/box/cloexec"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/roles"
 	"github.com/boxcli/box/sandbox"
@@ -14,6 +16,13 @@ import (
 )
 
 func main() {
+	// Whatever this process inherited beyond stdio reaches nothing it
+	// starts, the container above all: each role hands on what it means
+	// to, by name. First, so that it holds for every role and helper.
+	if err := cloexec.All(); err != nil {
+		fmt.Fprintf(os.Stderr, "box: %v\n", err)
+		os.Exit(125)
+	}
 	// containers/storage re-executes box for its own helpers
 	// (storage-applyLayer, storage-untar, ...); they come first.
 	if reexec.Init() {

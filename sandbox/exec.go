@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/boxcli/box/cloexec"
 	"github.com/boxcli/box/security"
 )
 
@@ -69,18 +70,27 @@ func ExecMain() int {
 			return fail("", err)
 		}
 	}
+	if err := noHostDirStdio(); err != nil {
+		return fail("config", err)
+	}
 	path, err := lookPath(cfg.Args[0], envValue(env, "PATH"))
 	if err != nil {
 		return fail(execKind(err), err)
 	}
+	cwd, err := withRoot(func(root *os.File) (*os.File, error) { return openCwd(root, cfg.Cwd) })
+	if err != nil {
+		return fail("config", err)
+	}
 	if err := restrict(user, cfg.Security, cfg.Privileged); err != nil {
 		return fail("", err)
 	}
-	if err := enterCwd(cfg.Cwd); err != nil {
+	err = enterCwd(cfg.Cwd, cwd)
+	cwd.Close()
+	if err != nil {
 		return fail("config", err)
 	}
-	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fail("", fmt.Errorf("close fds: %w", err))
+	if err := cloexec.All(); err != nil {
+		return fail("", err)
 	}
 	// nsenter's parent waits for us holding the status pipe open, so its
 	// end cannot mean success: say so, then exec. An exec that still fails

@@ -10,7 +10,10 @@ import (
 	"runtime"
 	"strings"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
+
+	"github.com/boxcli/box/cloexec"
 )
 
 // Main is the Init role: the container's first process. It never returns
@@ -49,7 +52,8 @@ func Main() int {
 		return fail("config", err)
 	}
 	env := defaultEnv(cfg.Env, cfg.Hostname, user.Home, cfg.Tty)
-	if err := prepareCwd(cfg.Cwd, user); err != nil {
+	cwd, err := withRoot(func(root *os.File) (*os.File, error) { return prepareCwd(root, cfg.Cwd, user) })
+	if err != nil {
 		return fail("config", err)
 	}
 	if _, err := unix.Setsid(); err != nil {
@@ -60,6 +64,9 @@ func Main() int {
 			return fail("", err)
 		}
 	}
+	if err := noHostDirStdio(); err != nil {
+		return fail("config", err)
+	}
 	path, err := lookPath(cfg.Args[0], envValue(env, "PATH"))
 	if err != nil {
 		return fail(execKind(err), err)
@@ -67,13 +74,16 @@ func Main() int {
 	if err := restrict(user, cfg.Security, false); err != nil {
 		return fail("", err)
 	}
-	if err := enterCwd(cfg.Cwd); err != nil {
+	err = enterCwd(cfg.Cwd, cwd)
+	cwd.Close()
+	if err != nil {
 		return fail("config", err)
 	}
 	// Whatever fd the stage handed us besides stdio must not reach the
 	// command (CVE-2024-21626 class); the error pipe is closed by the exec.
-	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fail("", fmt.Errorf("close fds: %w", err))
+	// main.go did so already; this is the last word before the exec.
+	if err := cloexec.All(); err != nil {
+		return fail("", err)
 	}
 	if cfg.Init {
 		return reap(path, cfg.Args, env, cfg.Tty, errPipe, fail)
@@ -190,32 +200,88 @@ func envValue(env []string, k string) string {
 }
 
 // prepareCwd creates the working directory like Docker does, owned by the
-// user it will be used by when box creates it.
-func prepareCwd(cwd string, u User) error {
+// user it will be used by when box creates it, and returns a handle on it.
+// It runs after the pivot, and every component of cwd is resolved inside
+// the new root (openat2's RESOLVE_IN_ROOT with no magic links, through
+// pathrs-lite) and created relative to its parent's handle: no symlink,
+// "..", or /proc/self/fd/N (a descriptor still open here) leads out, and
+// a working dir that would lie outside is refused before anything exists.
+func prepareCwd(root *os.File, cwd string, u User) (*os.File, error) {
 	if !filepath.IsAbs(cwd) {
-		return fmt.Errorf("working directory %q is not absolute", cwd)
+		return nil, fmt.Errorf("working directory %q is not absolute", cwd)
 	}
-	if _, err := os.Stat(cwd); err == nil {
-		return nil
+	if h, err := openCwd(root, cwd); err == nil {
+		return h, nil
 	}
-	if err := os.MkdirAll(cwd, 0o755); err != nil {
-		return fmt.Errorf("create working dir %q: %w", cwd, err)
+	h, err := pathrs.MkdirAllHandle(root, cwd, 0o755)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("working dir %q does not resolve inside the container (a link through /proc, or a loop of symlinks)", cwd)
 	}
-	return os.Lchown(cwd, int(u.UID), int(u.GID))
+	if err != nil {
+		return nil, fmt.Errorf("create working dir %q: %w", cwd, err)
+	}
+	if err := unix.Fchownat(int(h.Fd()), "", int(u.UID), int(u.GID), unix.AT_EMPTY_PATH); err != nil {
+		h.Close()
+		return nil, fmt.Errorf("chown working dir %q: %w", cwd, err)
+	}
+	return h, nil
 }
 
-// enterCwd changes to the command's working directory and makes sure it
-// lies inside the container's root: a path through a descriptor still
-// open here (/proc/self/fd/N) could otherwise leave the command in a host
-// directory (CVE-2024-21626); the kernel then has no path for it in this
-// root, which getcwd reports as an error.
-func enterCwd(cwd string) error {
+// openCwd returns a handle on the existing directory cwd, resolved inside
+// root as prepareCwd resolves it.
+func openCwd(root *os.File, cwd string) (*os.File, error) {
+	h, err := pathrs.OpenatInRoot(root, cwd)
+	if err != nil {
+		return nil, fmt.Errorf("working dir %q: %w", cwd, err)
+	}
+	return h, nil
+}
+
+// withRoot calls fn with a handle on this process's root directory.
+func withRoot(fn func(root *os.File) (*os.File, error)) (*os.File, error) {
+	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return fn(root)
+}
+
+// enterCwd changes to the command's working directory, by its path and
+// with the user's own permissions as Docker does, and makes sure it is
+// the directory resolved inside the root, want (see prepareCwd): a path
+// through a descriptor still open here (/proc/self/fd/N) could otherwise
+// leave the command in a host directory (CVE-2024-21626). As a second
+// guard, the kernel has no path in this root for a directory outside it,
+// which getcwd reports as an error.
+func enterCwd(cwd string, want *os.File) error {
 	if err := unix.Chdir(cwd); err != nil {
 		return fmt.Errorf("chdir to working dir %q: %w", cwd, err)
 	}
+	var here, there unix.Stat_t
+	if err := unix.Stat(".", &here); err != nil {
+		return fmt.Errorf("stat working dir %q: %w", cwd, err)
+	}
+	if err := unix.Fstat(int(want.Fd()), &there); err != nil {
+		return fmt.Errorf("stat working dir %q: %w", cwd, err)
+	}
 	wd, err := unix.Getwd()
-	if err != nil || !strings.HasPrefix(wd, "/") {
+	if here.Dev != there.Dev || here.Ino != there.Ino || err != nil || !strings.HasPrefix(wd, "/") {
 		return fmt.Errorf("working dir %q is outside the container", cwd)
+	}
+	return nil
+}
+
+// noHostDirStdio refuses a directory as the command's stdin, stdout or
+// stderr. box hands a foreground container its caller's stdio as it is,
+// and a directory there would be a way out of the root: openat(0, "..")
+// walks the host's files from it.
+func noHostDirStdio() error {
+	for fd, name := range []string{"stdin", "stdout", "stderr"} {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return fmt.Errorf("%s is a directory, which would give the container a way into the host's files; redirect it from a file or a pipe", name)
+		}
 	}
 	return nil
 }

@@ -47,8 +47,11 @@ func Start(cfg Config, stdio Stdio, beforeRun func(pid int) error) (*Process, er
 	cmd := exec.Command(readOnlySelf())
 	cmd.Args = []string{"box-init"}
 	// One P: the init's threads count against --pids-limit, and it needs
-	// no parallelism. The command gets the container's environment, not this.
-	cmd.Env = []string{roles.Env + "=" + roles.Init, "GOMAXPROCS=1"}
+	// no parallelism. No cgroup files held open for the runtime's CPU
+	// limit either: they are the host's, and a --init that a container
+	// may trace shows its descriptors in /proc/1/fd. The command gets the
+	// container's environment, not this.
+	cmd.Env = []string{roles.Env + "=" + roles.Init, "GOMAXPROCS=1", "GODEBUG=containermaxprocs=0"}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
 	// fd 3: config, fd 4: setup errors (closed by exec), fd 5: console socket.
 	cmd.ExtraFiles = []*os.File{cfgR, errW}

@@ -91,13 +91,10 @@ func Main() int {
 		fmt.Fprintf(os.Stderr, "box: %v\n", err)
 		return 125
 	}
-	// Inherited fds are not close-on-exec: without this, every helper the
-	// stage starts (fuse-overlayfs daemons, containers/storage's re-execs)
-	// would hold the reply pipe open, and a detached run would never
-	// answer. What the init needs it gets explicitly.
-	for fd := fdRequest; fd <= fdNetNS; fd++ {
-		unix.CloseOnExec(fd)
-	}
+	// Its inherited fds are close-on-exec (main.go): no helper the stage
+	// starts (fuse-overlayfs daemons, containers/storage's re-execs) holds
+	// the reply pipe open, which would keep a detached run from ever
+	// answering. What the init needs it gets explicitly.
 	rf := os.NewFile(fdReplies, "replies")
 	out := &replier{f: rf, enc: json.NewEncoder(rf)}
 	var req Request
