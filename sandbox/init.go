@@ -160,7 +160,22 @@ func resolveUser(spec string) (User, error) {
 			}
 		}
 	}()
-	return lookupUser(spec, passwd, group)
+	u, err := lookupUser(spec, passwd, group)
+	if err != nil {
+		return User{}, err
+	}
+	uids, err := readIDMap("uid")
+	if err != nil {
+		return User{}, err
+	}
+	gids, err := readIDMap("gid")
+	if err != nil {
+		return User{}, err
+	}
+	if err := checkMapped(u, uids, gids); err != nil {
+		return User{}, fmt.Errorf("user %q: %w", spec, err)
+	}
+	return u, nil
 }
 
 // defaultEnv adds what Docker always sets when the image and user did not.

@@ -404,20 +404,6 @@ func pivot(root *os.File) error {
 
 // gidMapped reports whether gid is mapped into this user namespace.
 func gidMapped(gid uint32) bool {
-	b, err := os.ReadFile("/proc/self/gid_map")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 3 {
-			continue
-		}
-		start, _ := strconv.ParseUint(f[0], 10, 32)
-		size, _ := strconv.ParseUint(f[2], 10, 32)
-		if uint64(gid) >= start && uint64(gid) < start+size {
-			return true
-		}
-	}
-	return false
+	m, err := readIDMap("gid")
+	return err == nil && m.contains(gid)
 }

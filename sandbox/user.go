@@ -2,10 +2,15 @@ package sandbox
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/boxcli/box/userns"
 )
 
 // User is who the command runs as.
@@ -115,4 +120,123 @@ func parseColon(r io.Reader, fields int) ([][]string, error) {
 		out = append(out, f[:fields])
 	}
 	return out, sc.Err()
+}
+
+// idMap is a user namespace's uid_map or gid_map, in its own ids.
+type idMap []struct{ start, count uint64 }
+
+// parseIDMap reads /proc/PID/uid_map's format; lines it cannot read map
+// nothing.
+func parseIDMap(s string) idMap {
+	var m idMap
+	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		start, err1 := strconv.ParseUint(f[0], 10, 32)
+		count, err2 := strconv.ParseUint(f[2], 10, 32)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		m = append(m, struct{ start, count uint64 }{start, count})
+	}
+	return m
+}
+
+// readIDMap reads this process's map, "uid" or "gid".
+func readIDMap(kind string) (idMap, error) {
+	b, err := os.ReadFile("/proc/self/" + kind + "_map")
+	if err != nil {
+		return nil, err
+	}
+	return parseIDMap(string(b)), nil
+}
+
+func (m idMap) contains(id uint32) bool {
+	for _, r := range m {
+		if uint64(id) >= r.start && uint64(id) < r.start+r.count {
+			return true
+		}
+	}
+	return false
+}
+
+// String is the ids m maps, as ranges: "0-65536" (for lines "0 U 1"
+// and "1 S 65536").
+func (m idMap) String() string {
+	var merged idMap
+	for _, r := range slices.SortedFunc(slices.Values(m), func(a, b struct{ start, count uint64 }) int {
+		return cmp.Compare(a.start, b.start)
+	}) {
+		if n := len(merged); n > 0 && merged[n-1].start+merged[n-1].count == r.start {
+			merged[n-1].count += r.count
+			continue
+		}
+		merged = append(merged, r)
+	}
+	var parts []string
+	for _, r := range merged {
+		if r.count == 1 {
+			parts = append(parts, strconv.FormatUint(r.start, 10))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%d-%d", r.start, r.start+r.count-1))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// idMapOf is m as the namespace it is written for sees it.
+func idMapOf(m []userns.IDMap) idMap {
+	out := make(idMap, len(m))
+	for i, e := range m {
+		out[i].start, out[i].count = uint64(e.ContainerID), uint64(e.Size)
+	}
+	return out
+}
+
+// CheckNumericUser refuses a user given by number (-u 4294967295, an
+// image's User "0:70000") that the container's maps, uids and gids, leave
+// out: the stage calls it before anything of the container exists. Names
+// are for the init to resolve in the image's passwd and group files, and
+// check then (resolveUser).
+func CheckNumericUser(spec string, uids, gids []userns.IDMap) error {
+	userPart, groupPart, _ := strings.Cut(spec, ":")
+	if n, err := strconv.ParseUint(userPart, 10, 32); err == nil {
+		if m := idMapOf(uids); !m.contains(uint32(n)) {
+			return fmt.Errorf("user %q: %w", spec, unmapped("uid", uint32(n), m))
+		}
+	}
+	if n, err := strconv.ParseUint(groupPart, 10, 32); err == nil {
+		if m := idMapOf(gids); !m.contains(uint32(n)) {
+			return fmt.Errorf("user %q: %w", spec, unmapped("gid", uint32(n), m))
+		}
+	}
+	return nil
+}
+
+func unmapped(what string, id uint32, m idMap) error {
+	return fmt.Errorf("%s %d is not mapped in the container's user namespace (%s); choose one of those", what, id, m)
+}
+
+// checkMapped refuses a user whose ids the namespace does not map, as
+// runc does. 4294967295 is -1 to setuid(2), which then changes nothing
+// and leaves the command root; any other unmapped id would fail later
+// with a bare EINVAL.
+func checkMapped(u User, uids, gids idMap) error {
+	if !uids.contains(u.UID) {
+		return unmapped("uid", u.UID, uids)
+	}
+	if !gids.contains(u.GID) {
+		return unmapped("gid", u.GID, gids)
+	}
+	for _, g := range u.Groups {
+		if !gids.contains(g) {
+			return unmapped("supplementary group", g, gids)
+		}
+	}
+	return nil
 }

@@ -83,6 +83,9 @@ func (s *stage) create(ctx context.Context, records *container.Store, r *RunRequ
 	if _, err := process(&cfg, imgCfg, r.ArgsGiven, r.EntrypointGiven); err != nil {
 		return nil, is, err
 	}
+	if err := s.checkUser(cfg); err != nil {
+		return nil, is, err
+	}
 	if cfg.PublishAll {
 		if err := publishAll(&cfg); err != nil {
 			return nil, is, err
@@ -594,6 +597,21 @@ func (s *stage) keepIDPlan() (uid, gid []userns.IDMap, err error) {
 		return nil, nil, err
 	}
 	return userns.KeepIDMaps(s.req.HostUID, size), userns.KeepIDMaps(s.req.HostGID, size), nil
+}
+
+// checkUser refuses a user given by number that the container's user
+// namespace would not map, before anything of the container exists.
+func (s *stage) checkUser(cfg container.Config) error {
+	uids, gids, err := userns.CurrentMaps()
+	if err != nil {
+		return err
+	}
+	if userns.Mode(cfg.UserNS) == userns.KeepID {
+		if uids, gids, err = s.keepIDPlan(); err != nil {
+			return err
+		}
+	}
+	return sandbox.CheckNumericUser(cfg.User, uids, gids)
 }
 
 // keepIDMaps writes that map for the container's own user namespace.

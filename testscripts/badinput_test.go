@@ -256,6 +256,14 @@ func badCases() []badCase {
 		{name: "run/platform-bogus", args: []string{"run", "--rm", "--platform", "bogus", "$IMAGE", "true"}, want: `invalid platform "bogus"`},
 		{name: "exec/env-no-name", args: []string{"exec", "-e", "=x", "running", "true"}, want: `^invalid environment variable "=x"`},
 		{name: "exec/unknown-user", args: []string{"exec", "-u", "nosuchuser", "running", "true"}, want: `nosuchuser`},
+		// Ids the container's user namespace does not map: setuid(-1)
+		// would change nothing and leave the command root.
+		{name: "run/user-minus-one", args: []string{"run", "--rm", "-u", "4294967295", "$IMAGE", "true"}, want: `^user "4294967295": uid 4294967295 is not mapped in the container's user namespace \(0(-\d+)?\); choose one of those$`},
+		{name: "run/group-minus-one", args: []string{"run", "--rm", "-u", "0:4294967295", "$IMAGE", "true"}, want: `^user "0:4294967295": gid 4294967295 is not mapped`},
+		{name: "run/user-past-the-map", args: []string{"run", "--rm", "--init", "-u", "4000000000", "$IMAGE", "true"}, want: `^user "4000000000": uid 4000000000 is not mapped`},
+		{name: "run/user-minus-one-no-rm", args: []string{"run", "-u", "4294967295", "$IMAGE", "true"}, want: `uid 4294967295 is not mapped`},
+		{name: "exec/user-minus-one", args: []string{"exec", "-u", "4294967295", "running", "true"}, want: `^user "4294967295": uid 4294967295 is not mapped`},
+		{name: "exec/group-minus-one", args: []string{"exec", "--user", "0:4294967295", "running", "true"}, want: `gid 4294967295 is not mapped`},
 		{name: "login/password-twice", args: []string{"login", "--password-stdin", "-p", "x", "127.0.0.1:1"}, want: `mutually exclusive`},
 		{name: "login/no-password", args: []string{"login", "-u", "me", "127.0.0.1:1"}, want: `^no password: use --password-stdin or -p$`},
 		{name: "login/no-user", args: []string{"login", "127.0.0.1:1"}, want: `^no user name: give one with -u$`},

@@ -171,6 +171,25 @@ func CurrentMapSize() (uint64, error) {
 	return Size(m), nil
 }
 
+// CurrentMaps are the uid and gid maps of the calling process's user
+// namespace; ContainerID is the id there.
+func CurrentMaps() (uid, gid []IDMap, err error) {
+	read := func(kind string) ([]IDMap, error) {
+		b, err := os.ReadFile("/proc/self/" + kind + "_map")
+		if err != nil {
+			return nil, err
+		}
+		return parseProcMap(string(b))
+	}
+	if uid, err = read("uid"); err != nil {
+		return nil, nil, err
+	}
+	if gid, err = read("gid"); err != nil {
+		return nil, nil, err
+	}
+	return uid, gid, nil
+}
+
 // WriteNested writes maps for a child that created its own user namespace
 // inside box's one (keep-id): box is root there and may map any id it has.
 func WriteNested(pid int, uid, gid []IDMap) error {
