@@ -34,7 +34,8 @@ func (d Dirs) Volumes() string { return filepath.Join(d.Data, "volumes") }
 // Containers holds the container records.
 func (d Dirs) Containers() string { return filepath.Join(d.Data, "containers") }
 
-// ContainerRun holds one container's runtime files (hosts, resolv.conf, ...).
+// ContainerRun holds one container's runtime files (attach.sock, the mount
+// point of its /etc files' tmpfs, ...).
 func (d Dirs) ContainerRun(id string) string { return filepath.Join(d.Runtime, "containers", id) }
 
 // Lookup computes the places from the environment. getenv is os.Getenv in

@@ -17,6 +17,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/storage/pkg/archive"
+	"golang.org/x/sys/unix"
 
 	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/container"
@@ -185,7 +186,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	if err != nil {
 		return 0, err
 	}
-	etc, err := writeEtc(runDir, etcFor(cfg, mode))
+	etc, err := writeEtc(runDir, etcFor(cfg, mode), cfg.ReadOnly)
 	if err != nil {
 		return 0, err
 	}
@@ -843,24 +844,47 @@ func etcFor(cfg container.Config, mode network.Mode) network.Etc {
 	return e
 }
 
+// etcRoom is what the container may add to its hosts, hostname and
+// resolv.conf together, beyond what box wrote: enough for a program that
+// edits them, too little to fill anything.
+const etcRoom = 1 << 20
+
 // writeEtc writes the container's hosts, hostname and resolv.conf and
-// returns the binds that put them in place.
-func writeEtc(dir string, e network.Etc) ([]container.Mount, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
+// returns the binds that put them in place, read-only with --read-only.
+// They live in a tmpfs of their own, sized to what they hold plus
+// etcRoom, and seen only in this stage's mount namespace (the user's
+// runtime directory holds an empty mount point): a container cannot fill
+// that directory, which is memory, through them, and nothing of them
+// outlives the stage.
+func writeEtc(dir string, e network.Etc, readOnly bool) ([]container.Mount, error) {
 	hostHosts, _ := os.ReadFile("/etc/hosts")
 	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
 	files := []struct{ name, content string }{
 		{"hosts", e.Hosts(hostHosts)}, {"hostname", e.Hostname + "\n"}, {"resolv.conf", e.ResolvConf(hostResolv)},
 	}
+	size := etcRoom
+	for _, f := range files {
+		size += len(f.content)
+	}
+	etc := filepath.Join(dir, "etc")
+	if err := os.MkdirAll(etc, 0o700); err != nil {
+		return nil, err
+	}
+	opts := fmt.Sprintf("size=%d,nr_inodes=16,mode=0755", size)
+	if err := unix.Mount("tmpfs", etc, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
+		return nil, fmt.Errorf("mount a tmpfs for the container's /etc files: %w", err)
+	}
 	var mounts []container.Mount
 	for _, f := range files {
-		p := filepath.Join(dir, f.name)
+		p := filepath.Join(etc, f.name)
 		if err := os.WriteFile(p, []byte(f.content), 0o644); err != nil {
 			return nil, err
 		}
-		mounts = append(mounts, container.Mount{Type: "bind", Source: p, Destination: "/etc/" + f.name})
+		m := container.Mount{Type: "bind", Source: p, Destination: "/etc/" + f.name}
+		if readOnly {
+			m.Options = []string{"ro"}
+		}
+		mounts = append(mounts, m)
 	}
 	return mounts, nil
 }
