@@ -142,7 +142,7 @@ func (e *env) containerFiles(h *host, ct *container.Container, cfg sandbox.CopyC
 	if ct.Config.Rootfs != "" {
 		return fmt.Errorf("container %s runs on the directory %s, not on a layer: use its files there", ct.Config.Name, ct.Config.Rootfs)
 	}
-	en, err := enterContainer(ct, roles.Copy, "--user", "--mount", "--pid")
+	en, err := enterContainer(ct, roles.Copy, "--user", "--mount")
 	if err != nil {
 		return err
 	}

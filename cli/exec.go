@@ -133,7 +133,7 @@ func (c *execCmd) Run(e *env) error {
 		t.start()
 	}
 	done := relaySignals(sigs, t, func(sig os.Signal) {
-		// nsenter forked the command and passes no signal on.
+		// The exec helper forked the command and passes no signal on.
 		if child, err := container.ChildOf(cmd.Process.Pid); err == nil {
 			_ = syscall.Kill(child, sig.(syscall.Signal))
 		}

@@ -4,8 +4,18 @@
 // box from a sealed memfd copy, never the host binary, which the container
 // could otherwise reach through /proc/PID/exe (CVE-2019-5736).
 //
-// The role's fds: 3 the copy of box, 4 its config (JSON), 5 its status;
-// callers may append more to Cmd.ExtraFiles.
+// The role never enters the container's pid namespace, so no process of
+// the container can see it: it holds every capability of the container's
+// user namespace until it drops them, and a container allowed to trace
+// (SYS_PTRACE in that namespace) could otherwise open its descriptors and
+// trace it, non-dumpable or not (the role was exec'd in that namespace,
+// where the container's capability counts). A role that starts the
+// container's processes gets the pid namespace as a descriptor, to fork
+// them into it.
+//
+// The role's fds: 3 the copy of box, 4 its config (JSON), 5 its status,
+// 6 the container's pid namespace when asked for ("--pid"); callers may
+// append more to Cmd.ExtraFiles.
 package enter
 
 import (
@@ -16,12 +26,10 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/boxcli/box/cgdelegate"
-	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/roles"
 )
 
@@ -36,41 +44,73 @@ type Entry struct {
 
 // New prepares nsenter to run role in the given namespaces (nsenter's
 // flags: "--user", "--mount", ...) of process target, the container's
-// init as this process's /proc numbers it. cgroup is the container's
+// init as this process's /proc numbers it. "--pid" hands the role the pid
+// namespace (fd 6) instead of putting it there. cgroup is the container's
 // cgroup directory, which the role joins ("" for none).
 func New(target int, cgroup, role string, namespaces ...string) (*Entry, error) {
 	if _, err := exec.LookPath("nsenter"); err != nil {
 		return nil, fmt.Errorf("entering a running container needs nsenter: install util-linux")
 	}
 	args := []string{"--target", strconv.Itoa(target)}
+	pidNS := false
 	for _, ns := range namespaces {
-		// A caller already in the container's user namespace (the
-		// monitor) cannot enter it again: setns refuses with EINVAL.
-		if ns == "--user" && sameUserNS(target) {
+		switch {
+		case ns == "--pid":
+			pidNS = true
+			continue
+		case ns == "--user" && sameUserNS(target):
+			// A caller already in the container's user namespace (the
+			// monitor) cannot enter it again: setns refuses with EINVAL.
 			continue
 		}
 		args = append(args, ns)
+	}
+	var files []*os.File
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
 	}
 	self, err := sealedSelf()
 	if err != nil {
 		return nil, err
 	}
+	files = append(files, self)
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
-		self.Close()
+		closeAll()
 		return nil, err
 	}
+	files = append(files, cfgR)
 	stR, stW, err := os.Pipe()
 	if err != nil {
-		self.Close()
-		cfgR.Close()
+		closeAll()
 		cfgW.Close()
 		return nil, err
 	}
-	cmd := exec.Command("nsenter", append(args, "/proc/self/fd/3")...)
-	cmd.Env = []string{roles.Env + "=" + role}
-	cmd.ExtraFiles = []*os.File{self, cfgR, stW}
-	return &Entry{Cmd: cmd, config: cfgW, Status: stR, child: []*os.File{self, cfgR, stW}, cgroup: cgroup}, nil
+	files = append(files, stW)
+	if pidNS {
+		ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/pid", target))
+		if err != nil {
+			closeAll()
+			cfgW.Close()
+			stR.Close()
+			return nil, fmt.Errorf("open the container's pid namespace: %w", err)
+		}
+		files = append(files, ns)
+	}
+	// The copy of box is reached through nsenter's own /proc entry, which
+	// the container's /proc (mounted where nsenter goes) does not show,
+	// as nsenter enters no pid namespace: so from the caller's root, the
+	// working directory nsenter is told to keep, by a relative path. The
+	// role leaves it first thing (sandbox.leaveCallersRoot).
+	args = append(args, "--wd=/", "proc/self/fd/3")
+	cmd := exec.Command("nsenter", args...)
+	// No cgroup files held open for the runtime's CPU limit: see the
+	// init's environment (sandbox.Start).
+	cmd.Env = []string{roles.Env + "=" + role, "GODEBUG=containermaxprocs=0"}
+	cmd.ExtraFiles = append([]*os.File(nil), files...)
+	return &Entry{Cmd: cmd, config: cfgW, Status: stR, child: files, cgroup: cgroup}, nil
 }
 
 func sameUserNS(pid int) bool {
@@ -107,17 +147,14 @@ func (en *Entry) Start(cfg any) error {
 
 // joinCgroup moves the role into the container's cgroup while it waits
 // for its config, so that what it runs counts against the container's
-// limits and freezes with it. Only the role: nsenter, which forked it to
-// enter the pid namespace and waits for it, is box's, not the container's.
+// limits and freezes with it. nsenter forks only to enter a pid
+// namespace, which it is not asked to: the role is nsenter's own process,
+// which execs it.
 func (en *Entry) joinCgroup() error {
 	if en.cgroup == "" {
 		return nil
 	}
-	role, err := container.FirstChild(en.Cmd.Process.Pid, 5*time.Second)
-	if err == nil {
-		err = cgdelegate.Group{Dir: en.cgroup}.Attach(context.Background(), role)
-	}
-	if err != nil {
+	if err := (cgdelegate.Group{Dir: en.cgroup}).Attach(context.Background(), en.Cmd.Process.Pid); err != nil {
 		return fmt.Errorf("join the container's cgroup: %w", err)
 	}
 	return nil

@@ -11,42 +11,12 @@ import (
 // passed in is not a terminal to programs in the container: see
 // testbed.md), sends its master to the CLI over the console socket, and
 // makes the slave this process's controlling terminal and stdio.
-func attachConsole(sock *os.File, size TermSize, u User) error {
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+func attachConsole(sock *os.File, size TermSize, u User, ttyGID int) error {
+	slave, err := openConsole(sock, size, u, ttyGID)
 	if err != nil {
-		return fmt.Errorf("open /dev/ptmx: %w", err)
-	}
-	defer master.Close()
-	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		return fmt.Errorf("unlock pty: %w", err)
-	}
-	n, err := unix.IoctlGetUint32(int(master.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		return fmt.Errorf("get pty number: %w", err)
-	}
-	name := fmt.Sprintf("/dev/pts/%d", n)
-	slave, err := os.OpenFile(name, os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", name, err)
+		return err
 	}
 	defer slave.Close()
-	// The user's own terminal, as login(1) would leave it.
-	gid := -1
-	if gidMapped(5) {
-		gid = 5
-	}
-	_ = unix.Fchown(int(slave.Fd()), int(u.UID), gid)
-	if size.Rows > 0 && size.Cols > 0 {
-		ws := &unix.Winsize{Row: size.Rows, Col: size.Cols}
-		if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, ws); err != nil {
-			return fmt.Errorf("set pty size: %w", err)
-		}
-	}
-	rights := unix.UnixRights(int(master.Fd()))
-	if err := unix.Sendmsg(int(sock.Fd()), []byte("pty"), rights, nil, 0); err != nil {
-		return fmt.Errorf("send pty to box: %w", err)
-	}
-	sock.Close()
 	if err := unix.IoctlSetInt(int(slave.Fd()), unix.TIOCSCTTY, 0); err != nil {
 		return fmt.Errorf("set controlling terminal: %w", err)
 	}
@@ -56,6 +26,46 @@ func attachConsole(sock *os.File, size TermSize, u User) error {
 		}
 	}
 	return nil
+}
+
+// openConsole makes a pty in the container's own devpts, sends its master
+// to the CLI over the console socket and returns the slave, which is the
+// user's and group ttyGID's (as login(1) would leave it).
+func openConsole(sock *os.File, size TermSize, u User, ttyGID int) (*os.File, error) {
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open /dev/ptmx: %w", err)
+	}
+	defer master.Close()
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		return nil, fmt.Errorf("unlock pty: %w", err)
+	}
+	n, err := unix.IoctlGetUint32(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		return nil, fmt.Errorf("get pty number: %w", err)
+	}
+	name := fmt.Sprintf("/dev/pts/%d", n)
+	slave, err := os.OpenFile(name, os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	fail := func(err error) (*os.File, error) {
+		slave.Close()
+		return nil, err
+	}
+	_ = unix.Fchown(int(slave.Fd()), int(u.UID), ttyGID)
+	if size.Rows > 0 && size.Cols > 0 {
+		ws := &unix.Winsize{Row: size.Rows, Col: size.Cols}
+		if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, ws); err != nil {
+			return fail(fmt.Errorf("set pty size: %w", err))
+		}
+	}
+	rights := unix.UnixRights(int(master.Fd()))
+	if err := unix.Sendmsg(int(sock.Fd()), []byte("pty"), rights, nil, 0); err != nil {
+		return fail(fmt.Errorf("send pty to box: %w", err))
+	}
+	sock.Close()
+	return slave, nil
 }
 
 // ReceiveConsole is the CLI's side of attachConsole: it waits for the pty

@@ -39,13 +39,18 @@ func copyKinds() map[string]error {
 // CopyMain is the Copy role, entered like Exec (same fds: 3 the sealed
 // box, 4 the config, 5 the status). It stays root of the container's user
 // namespace, as docker cp does: files copied in belong to the container's
-// root, and every file can be copied out. It runs no code of the container.
+// root, and every file can be copied out. It runs no code of the container,
+// and no process of the container can see it: it is not in the
+// container's pid namespace (see package enter).
 func CopyMain() int {
-	// Keep the container's processes from reading or tracing this one.
+	// Nothing of the container can reach this process; nor a core dump.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	status := os.NewFile(execFdErrors, "status")
 	var cfg CopyConfig
-	err := json.NewDecoder(os.NewFile(execFdConfig, "config")).Decode(&cfg)
+	_, err := leaveCallersRoot()
+	if err == nil {
+		err = json.NewDecoder(os.NewFile(execFdConfig, "config")).Decode(&cfg)
+	}
 	if err != nil {
 		err = fmt.Errorf("read copy config: %w", err)
 	} else if cfg.In {

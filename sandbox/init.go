@@ -36,7 +36,11 @@ func Main() int {
 	if cfg.Tty {
 		console = os.NewFile(5, "console")
 	}
-	if err := setupRootfs(&cfg, gidMapped(5)); err != nil {
+	ids, err := readIDMaps("/proc/self")
+	if err != nil {
+		return fail("", err)
+	}
+	if err := setupRootfs(&cfg, ids.ttyGID() == 5); err != nil {
 		return fail("config", err)
 	}
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
@@ -47,7 +51,7 @@ func Main() int {
 			return fail("", fmt.Errorf("bring up lo: %w", err))
 		}
 	}
-	user, err := resolveUser(cfg.User)
+	user, err := resolveUser(cfg.User, ids)
 	if err != nil {
 		return fail("config", err)
 	}
@@ -60,7 +64,7 @@ func Main() int {
 		return fail("", fmt.Errorf("setsid: %w", err))
 	}
 	if cfg.Tty {
-		if err := attachConsole(console, cfg.Size, user); err != nil {
+		if err := attachConsole(console, cfg.Size, user, ids.ttyGID()); err != nil {
 			return fail("", err)
 		}
 	}
@@ -144,7 +148,9 @@ func lookPath(file, path string) (string, error) {
 	return "", fmt.Errorf("exec %q: %w in $PATH", file, ErrNotFound)
 }
 
-func resolveUser(spec string) (User, error) {
+// resolveUser finds the user spec names in the image's passwd and group
+// files, which must be one the user namespace maps (ids).
+func resolveUser(spec string, ids idMaps) (User, error) {
 	open := func(p string) io.Reader {
 		f, err := os.Open(p)
 		if err != nil {
@@ -164,15 +170,7 @@ func resolveUser(spec string) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	uids, err := readIDMap("uid")
-	if err != nil {
-		return User{}, err
-	}
-	gids, err := readIDMap("gid")
-	if err != nil {
-		return User{}, err
-	}
-	if err := checkMapped(u, uids, gids); err != nil {
+	if err := checkMapped(u, ids.uids, ids.gids); err != nil {
 		return User{}, fmt.Errorf("user %q: %w", spec, err)
 	}
 	return u, nil

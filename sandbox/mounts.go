@@ -401,9 +401,3 @@ func pivot(root *os.File) error {
 	}
 	return unix.Chdir("/")
 }
-
-// gidMapped reports whether gid is mapped into this user namespace.
-func gidMapped(gid uint32) bool {
-	m, err := readIDMap("gid")
-	return err == nil && m.contains(gid)
-}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
+	"unsafe"
 
 	"github.com/moby/sys/capability"
 	"golang.org/x/sys/unix"
@@ -12,8 +14,8 @@ import (
 	"github.com/boxcli/box/security"
 )
 
-// restrict applies the container's security options to this thread, last
-// thing before the command is exec'd: the user's ids, the capability set,
+// restrict applies the container's security options to this process, on
+// every thread, last thing before the command is exec'd (or forked): the user's ids, the capability set,
 // no_new_privs and the seccomp filter. With no_new_privs the filter goes
 // on after the capabilities are gone, so the fewest syscalls run under
 // it; without, loading it needs CAP_SYS_ADMIN, so it goes on first.
@@ -46,10 +48,18 @@ func restrict(u User, sec security.Options, everyCap bool) error {
 	return nil
 }
 
-// dropPrivileges leaves the thread with the user's ids and the given
-// capabilities (none effective for a non-root user, as in Docker), and cuts
-// the bounding set so no more can be gained; ambient capabilities that
-// carried the stage through its exec are cleared. nnp sets no_new_privs.
+// dropPrivileges leaves this process with the user's ids and the given
+// capabilities (none effective for a non-root user, as in Docker), and
+// cuts the bounding set so no more can be gained; ambient capabilities
+// that carried the stage through its exec are cleared. nnp sets
+// no_new_privs.
+//
+// Credentials belong to a thread, so each step is taken on every thread
+// of the Go runtime (AllThreadsSyscall; Setresuid and Setresgid do so
+// already): otherwise the threads that do not exec would keep every
+// capability of the user namespace, in a process the container can trace
+// (--init's PID 1, with SYS_PTRACE) or that shares its memory with one it
+// can (the exec helper's vfork child).
 func dropPrivileges(u User, caps []capability.Cap, nnp bool) error {
 	last, err := lastCap()
 	if err != nil {
@@ -59,22 +69,28 @@ func dropPrivileges(u User, caps []capability.Cap, nnp bool) error {
 	for _, c := range caps {
 		keep[uintptr(c)] = true
 	}
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		return fmt.Errorf("clear ambient capabilities: %w", err)
+	prctl := func(what string, option, arg uintptr) error {
+		if _, _, e := syscall.AllThreadsSyscall6(unix.SYS_PRCTL, option, arg, 0, 0, 0, 0); e != 0 {
+			return fmt.Errorf("%s: %w", what, e)
+		}
+		return nil
+	}
+	if err := prctl("clear ambient capabilities", unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL); err != nil {
+		return err
 	}
 	for c := uintptr(0); c <= last; c++ {
 		if keep[c] {
 			continue
 		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil {
-			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+		if err := prctl(fmt.Sprintf("drop capability %d from the bounding set", c), unix.PR_CAPBSET_DROP, c); err != nil {
+			return err
 		}
 	}
 	groups := make([]int, len(u.Groups))
 	for i, g := range u.Groups {
 		groups[i] = int(g)
 	}
-	if err := unix.Setgroups(groups); err != nil && !(len(groups) == 0 && err == unix.EPERM) {
+	if err := syscall.Setgroups(groups); err != nil && !(len(groups) == 0 && err == syscall.EPERM) {
 		// A single-ID namespace has setgroups denied; with no extra
 		// groups to set there is nothing lost.
 		return fmt.Errorf("setgroups: %w", err)
@@ -91,19 +107,19 @@ func dropPrivileges(u User, caps []capability.Cap, nnp bool) error {
 			set[c/32] |= 1 << (c % 32)
 		}
 	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	data := [2]unix.CapUserData{
+	hdr := &unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := &[2]unix.CapUserData{
 		{Effective: set[0], Permitted: set[0]},
 		{Effective: set[1], Permitted: set[1]},
 	}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("capset: %w", err)
+	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
+		return fmt.Errorf("capset: %w", e)
 	}
 	if !nnp {
 		return nil
 	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("set no_new_privs: %w", err)
+	if err := prctl("set no_new_privs", unix.PR_SET_NO_NEW_PRIVS, 1); err != nil {
+		return err
 	}
 	return nil
 }

@@ -144,13 +144,32 @@ func parseIDMap(s string) idMap {
 	return m
 }
 
-// readIDMap reads this process's map, "uid" or "gid".
-func readIDMap(kind string) (idMap, error) {
-	b, err := os.ReadFile("/proc/self/" + kind + "_map")
-	if err != nil {
-		return nil, err
+// idMaps are the maps of this process's user namespace.
+type idMaps struct{ uids, gids idMap }
+
+// readIDMaps reads them from self, this process's /proc entry.
+func readIDMaps(self string) (idMaps, error) {
+	var m idMaps
+	for _, f := range []struct {
+		name string
+		to   *idMap
+	}{{"uid_map", &m.uids}, {"gid_map", &m.gids}} {
+		b, err := os.ReadFile(self + "/" + f.name)
+		if err != nil {
+			return idMaps{}, fmt.Errorf("read the user namespace's id map: %w", err)
+		}
+		*f.to = parseIDMap(string(b))
 	}
-	return parseIDMap(string(b)), nil
+	return m, nil
+}
+
+// ttyGID is the group a terminal gets: the tty group where the namespace
+// maps it, else whatever the creator's is (-1 to fchown).
+func (m idMaps) ttyGID() int {
+	if m.gids.contains(5) {
+		return 5
+	}
+	return -1
 }
 
 func (m idMap) contains(id uint32) bool {

@@ -76,8 +76,8 @@ func Run(ctx context.Context, t Target, test []string, timeout time.Duration) he
 	case <-timer.C:
 	case <-ctx.Done():
 	}
-	// nsenter forked the check, which made itself a session (and so a
-	// process group) of its own: take the group down, and nsenter goes.
+	// The exec helper forked the check into a session (and so a process
+	// group) of its own: take the group down, and the helper goes.
 	if child, err := container.ChildOf(en.Cmd.Process.Pid); err == nil {
 		_ = syscall.Kill(-child, syscall.SIGKILL)
 		_ = syscall.Kill(child, syscall.SIGKILL)
