@@ -43,8 +43,16 @@ type Config struct {
 	JoinNetNS *os.File          `json:"-"`
 	Mounts    []container.Mount `json:"mounts,omitempty"`
 	// NestedUserNS asks for a user namespace of the container's own
-	// (--userns=keep-id); the stage writes its maps.
+	// (--userns=keep-id, or LockMounts); the stage writes its maps.
 	NestedUserNS bool `json:"nestedUserns,omitempty"`
+	// LockMounts: the container may mount (CAP_SYS_ADMIN), so the mounts
+	// it must not undo are made by Start in the stage's mount namespace,
+	// before the init is cloned into a nested user namespace, where the
+	// kernel locks them (see prepareRootfs). Needs NestedUserNS.
+	LockMounts bool `json:"lockMounts,omitempty"`
+	// RootOwner is the container's root as the stage's user namespace
+	// numbers it: the owner of the tmpfs mounts the stage makes for it.
+	RootOwner struct{ UID, GID uint32 } `json:"rootOwner"`
 	// Security: capabilities, seccomp, no_new_privs, masked paths.
 	Security security.Options `json:"security"`
 }

@@ -33,7 +33,9 @@ func run(ops []op) error {
 }
 
 // setupRootfs builds the container's view under cfg.Rootfs, in this
-// process's own mount namespace, and pivots into it.
+// process's own mount namespace, and pivots into it. With cfg.LockMounts
+// the stage has made most of it already (prepareRootfs); what is left
+// needs this process's own namespaces.
 //
 // Every path inside the root filesystem is resolved with each component
 // confined to it (openat2's RESOLVE_IN_ROOT, through pathrs-lite) into an
@@ -44,10 +46,16 @@ func setupRootfs(cfg *Config, gid5 bool) error {
 	var root rootDir
 	defer root.close()
 	sec := cfg.Security
+	// A new sysfs shows the network namespace it is mounted in, which must
+	// belong to this user namespace: a joined one belongs to the other
+	// container's, which a nested namespace is not (see mountSys).
+	ownNet := cfg.NewNet || cfg.JoinNet && !cfg.NestedUserNS
 	ops := []op{
 		// Never assume shared propagation; nothing done here may leak out.
 		{"make / private", func() error { return unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "") }},
 		// pivot_root needs a mount point; a vfs rootfs is a plain directory.
+		// (After prepareRootfs, the one mount pivot_root can take: what
+		// came from the stage is locked to the mount it lies on.)
 		{"bind rootfs", func() error { return unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, "") }},
 		{"open rootfs", func() (err error) {
 			root.f, err = os.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -56,32 +64,157 @@ func setupRootfs(cfg *Config, gid5 bool) error {
 		{"mount /proc", func() error {
 			return root.mount("/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 		}},
-		{"mount /dev", func() error { return setupDev(root, gid5) }},
-		{"mount /sys", func() error { return mountSys(root, cfg.NewNet || cfg.JoinNet, sec.Privileged) }},
 	}
-	if cfg.ReadOnly {
-		// As podman's --read-only-tmpfs: programs need somewhere to write.
-		for _, d := range []string{"/tmp", "/var/tmp", "/run"} {
-			d := d
-			ops = append(ops, op{"mount tmpfs on " + d, func() error {
-				return root.mount(d, "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
-			}})
+	if cfg.LockMounts {
+		ops = append(ops,
+			op{"mount /dev/pts and /dev/mqueue", func() error { return devKernelMounts(root, gid5) }},
+			op{"mount /sys", func() error { return mountSys(root, ownNet, sec.Privileged) }},
+		)
+		for _, m := range cfg.Mounts {
+			if lateMount(m.Destination) {
+				ops = append(ops, userMountOp(&root, m, owner{}))
+			}
 		}
-	}
-	for _, m := range cfg.Mounts {
-		m := m
-		ops = append(ops, op{fmt.Sprintf("mount %s on %s", m.Type, m.Destination), func() error { return mountUser(root, m) }})
+	} else {
+		ops = append(ops,
+			op{"mount /dev", func() error {
+				if err := setupDev(root, owner{}); err != nil {
+					return err
+				}
+				return devKernelMounts(root, gid5)
+			}},
+			op{"mount /sys", func() error { return mountSys(root, ownNet, sec.Privileged) }},
+		)
+		ops = append(ops, readOnlyTmpfs(cfg, &root, owner{})...)
+		for _, m := range cfg.Mounts {
+			ops = append(ops, userMountOp(&root, m, owner{}))
+		}
 	}
 	ops = append(ops,
 		op{"mask paths", func() error { return maskPaths(root, sec.MaskedPaths(), sec.ReadonlyPaths()) }},
 		op{"pivot_root", func() error { return pivot(root.f) }},
 	)
-	if cfg.ReadOnly {
+	if cfg.ReadOnly && !cfg.LockMounts {
 		ops = append(ops, op{"make rootfs read-only", func() error {
 			return remountROPath("/", false)
 		}})
 	}
 	return run(ops)
+}
+
+// prepareRootfs is the stage's part of the mount sequence for a container
+// that may mount (CAP_SYS_ADMIN in its user namespace, Config.LockMounts).
+// Such a container could remount a read-only bind read-write, or unmount
+// a mount to see what lies under it, in the mount namespace it runs in:
+// unless the mount came there from a namespace owned by a more privileged
+// user namespace. The kernel then locks its flags and ties it to the
+// mount it lies on (mount_namespaces(7)). So the stage makes every mount
+// that needs none of the container's own namespaces here, in its own
+// mount namespace, and the init is cloned into a user namespace of the
+// container's own (nested in box's, mapping its ids onto themselves) and
+// a copy of this mount namespace: the root, read-only with --read-only,
+// /dev, --read-only's tmpfs, the volumes and binds, /etc/hosts and the
+// like, --rootfs's read-only binds. The init adds /proc, /sys, devpts and
+// mqueue, the mounts below them, and the masks: those the container can
+// unmount, as Docker's can.
+//
+// undoRootfs takes it all down again once the init has ended.
+func prepareRootfs(cfg *Config) (err error) {
+	var root rootDir
+	defer root.close()
+	o := owner(cfg.RootOwner)
+	ops := []op{
+		{"bind rootfs", func() error { return unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, "") }},
+		{"open rootfs", func() (err error) {
+			root.f, err = os.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			return err
+		}},
+		{"mount /dev", func() error { return setupDev(root, o) }},
+	}
+	ops = append(ops, readOnlyTmpfs(cfg, &root, o)...)
+	for _, m := range cfg.Mounts {
+		if !lateMount(m.Destination) {
+			ops = append(ops, userMountOp(&root, m, o))
+		}
+	}
+	// The init's mount points, while the root may still be written.
+	ops = append(ops, op{"make /proc and /sys", func() error {
+		for _, d := range []string{"/proc", "/sys"} {
+			h, err := root.dir(d)
+			if err != nil {
+				return err
+			}
+			h.Close()
+		}
+		return nil
+	}})
+	if cfg.ReadOnly {
+		ops = append(ops, op{"make rootfs read-only", func() error { return remountRO(root.f, false) }})
+	}
+	if err := run(ops); err != nil {
+		undoRootfs(cfg)
+		return err
+	}
+	return nil
+}
+
+// undoRootfs takes down what prepareRootfs made: the bind of the root
+// filesystem on itself, with everything on it.
+func undoRootfs(cfg *Config) {
+	_ = unix.Unmount(cfg.Rootfs, unix.MNT_DETACH)
+}
+
+// lateMount says whether a mount at dest lies in what the init mounts
+// (/proc, /sys, /dev/pts, /dev/mqueue), so must follow it.
+func lateMount(dest string) bool {
+	dest = path.Clean("/" + dest)
+	for _, d := range []string{"/proc", "/sys", "/dev/pts", "/dev/mqueue"} {
+		if dest == d || strings.HasPrefix(dest, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// readOnlyTmpfs are --read-only's writable places.
+func readOnlyTmpfs(cfg *Config, root *rootDir, o owner) []op {
+	if !cfg.ReadOnly {
+		return nil
+	}
+	var ops []op
+	// As podman's --read-only-tmpfs: programs need somewhere to write.
+	for _, d := range []string{"/tmp", "/var/tmp", "/run"} {
+		d := d
+		ops = append(ops, op{"mount tmpfs on " + d, func() error {
+			return root.mount(d, "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, o.tmpfs("mode=1777"))
+		}})
+	}
+	return ops
+}
+
+func userMountOp(root *rootDir, m container.Mount, o owner) op {
+	return op{fmt.Sprintf("mount %s on %s", m.Type, m.Destination), func() error { return mountUser(*root, m, o) }}
+}
+
+// owner is who the container's root is where a mount is made: a tmpfs's
+// root directory is theirs. The zero value is the namespace's own root.
+type owner struct{ UID, GID uint32 }
+
+// tmpfs adds the owner to a tmpfs's options, unless they name one.
+func (o owner) tmpfs(data string) string {
+	if o == (owner{}) {
+		return data
+	}
+	for _, opt := range strings.Split(data, ",") {
+		if strings.HasPrefix(opt, "uid=") || strings.HasPrefix(opt, "gid=") {
+			return data
+		}
+	}
+	own := fmt.Sprintf("uid=%d,gid=%d", o.UID, o.GID)
+	if data == "" {
+		return own
+	}
+	return data + "," + own
 }
 
 // rootDir is the container's root filesystem, by handle.
@@ -140,8 +273,11 @@ func (r rootDir) mount(dest, source, fstype string, flags uintptr, data string) 
 // fdPath names what an open handle refers to, for calls that take a path.
 func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
 
-func setupDev(root rootDir, gid5 bool) error {
-	if err := root.mount("/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+// setupDev mounts /dev: a tmpfs with the host's harmless devices bound in,
+// /dev/shm and the usual links, and the mount points of devpts and
+// mqueue, which devKernelMounts mounts.
+func setupDev(root rootDir, o owner) error {
+	if err := root.mount("/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, o.tmpfs("mode=755,size=65536k")); err != nil {
 		return err
 	}
 	// The tmpfs now on /dev, not the directory under it.
@@ -166,18 +302,18 @@ func setupDev(root rootDir, gid5 bool) error {
 			return fmt.Errorf("bind /dev/%s: %w", d, err)
 		}
 	}
-	opts := "newinstance,ptmxmode=0666,mode=0620"
-	if gid5 {
-		opts += ",gid=5" // the tty group, where the namespace maps it
-	}
-	if err := root.mount("/dev/pts", "devpts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, opts); err != nil {
-		return fmt.Errorf("devpts: %w", err)
-	}
-	if err := root.mount("/dev/shm", "shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
+	if err := root.mount("/dev/shm", "shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, o.tmpfs("mode=1777,size=65536k")); err != nil {
 		return err
 	}
-	if err := root.mount("/dev/mqueue", "mqueue", "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return fmt.Errorf("mqueue: %w", err)
+	for _, d := range []string{"pts", "mqueue"} {
+		if err := unix.Mkdirat(int(dev.Fd()), d, 0o755); err != nil {
+			return fmt.Errorf("create /dev/%s: %w", d, err)
+		}
+		if o != (owner{}) {
+			if err := unix.Fchownat(int(dev.Fd()), d, int(o.UID), int(o.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return fmt.Errorf("chown /dev/%s: %w", d, err)
+			}
+		}
 	}
 	links := [][2]string{
 		{"pts/ptmx", "ptmx"}, {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
@@ -186,6 +322,35 @@ func setupDev(root rootDir, gid5 bool) error {
 	for _, l := range links {
 		if err := unix.Symlinkat(l[0], int(dev.Fd()), l[1]); err != nil {
 			return fmt.Errorf("symlink /dev/%s: %w", l[1], err)
+		}
+	}
+	return nil
+}
+
+// devKernelMounts mounts a devpts instance of the container's own and the
+// mqueue of its ipc namespace, where /dev has their mount points: a user
+// mount over /dev may not.
+func devKernelMounts(root rootDir, gid5 bool) error {
+	opts := "newinstance,ptmxmode=0666,mode=0620"
+	if gid5 {
+		opts += ",gid=5" // the tty group, where the namespace maps it
+	}
+	mounts := []struct {
+		dest, fstype, data string
+		flags              uintptr
+	}{
+		{"/dev/pts", "devpts", opts, unix.MS_NOSUID | unix.MS_NOEXEC},
+		{"/dev/mqueue", "mqueue", "", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
+	}
+	for _, m := range mounts {
+		h, err := root.open(m.dest)
+		if err != nil {
+			continue
+		}
+		err = unix.Mount(m.fstype, fdPath(h), m.fstype, m.flags, m.data)
+		h.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.fstype, err)
 		}
 	}
 	return nil
@@ -236,13 +401,14 @@ func (r rootDir) bind(src, dest string, recursive bool) error {
 	return unix.Mount(fdPath(s), fdPath(h), "", flags, "")
 }
 
-// mountUser applies one -v, --mount or --tmpfs.
-func mountUser(root rootDir, m container.Mount) error {
+// mountUser applies one -v, --mount or --tmpfs; a tmpfs's root belongs to
+// o.
+func mountUser(root rootDir, m container.Mount, o owner) error {
 	ro := hasOpt(m.Options, "ro") || hasOpt(m.Options, "readonly")
 	switch m.Type {
 	case "tmpfs":
 		flags, data := tmpfsOptions(m.Options)
-		return root.mount(m.Destination, "tmpfs", "tmpfs", flags, data)
+		return root.mount(m.Destination, "tmpfs", "tmpfs", flags, o.tmpfs(data))
 	case "bind", "volume", "":
 		if err := root.bind(m.Source, m.Destination, true); err != nil {
 			return err

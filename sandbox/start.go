@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,12 +26,29 @@ type Stdio struct {
 // Process is a started container, seen from the stage.
 type Process struct {
 	cmd *exec.Cmd
+	// done undoes, once the init has ended, what Start made for it.
+	done func()
 }
 
 // Start clones the init into the container's namespaces and waits until it
 // has exec'd the command (or failed to). beforeRun, if set, runs once the
 // init exists but before it may go on (to write nested id maps).
-func Start(cfg Config, stdio Stdio, beforeRun func(pid int) error) (*Process, error) {
+func Start(cfg Config, stdio Stdio, beforeRun func(pid int) error) (_ *Process, err error) {
+	if cfg.LockMounts && !cfg.NestedUserNS {
+		return nil, errors.New("locked mounts need a nested user namespace")
+	}
+	done := func() {}
+	if cfg.LockMounts {
+		if err := prepareRootfs(&cfg); err != nil {
+			return nil, fmt.Errorf("prepare the root filesystem: %w", err)
+		}
+		done = func() { undoRootfs(&cfg) }
+		defer func() {
+			if err != nil {
+				done()
+			}
+		}()
+	}
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -108,7 +126,7 @@ func Start(cfg Config, stdio Stdio, beforeRun func(pid int) error) (*Process, er
 		_ = cmd.Wait()
 		return nil, se.err()
 	}
-	return &Process{cmd: cmd}, nil
+	return &Process{cmd: cmd, done: done}, nil
 }
 
 // readOnlySelf returns the path of this box binary with a read-only bind
@@ -180,6 +198,7 @@ func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig)
 // its status, or 128+N when signal N killed it.
 func (p *Process) Wait() int {
 	err := p.cmd.Wait()
+	p.done()
 	return ExitCode(p.cmd.ProcessState, err)
 }
 

@@ -97,3 +97,13 @@ func CapNames(caps []capability.Cap) []string {
 	}
 	return out
 }
+
+// MayMount says whether the container holds CAP_SYS_ADMIN, and so may
+// mount, remount and unmount in its own mount namespace.
+func (o Options) MayMount() (bool, error) {
+	caps, err := o.Caps()
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(caps, capability.CAP_SYS_ADMIN), nil
+}

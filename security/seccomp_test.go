@@ -150,3 +150,22 @@ func errnoOrNil(e unix.Errno) error {
 	}
 	return e
 }
+
+func TestMayMount(t *testing.T) {
+	for _, tc := range []struct {
+		o    Options
+		want bool
+	}{
+		{Options{}, false},
+		{Options{Privileged: true}, true},
+		{Options{CapAdd: []string{"CAP_SYS_ADMIN"}}, true},
+		{Options{CapAdd: []string{"ALL"}}, true},
+		{Options{CapAdd: []string{"ALL"}, CapDrop: []string{"CAP_SYS_ADMIN"}}, false},
+		{Options{CapAdd: []string{"CAP_SYS_PTRACE"}}, false},
+	} {
+		got, err := tc.o.MayMount()
+		if err != nil || got != tc.want {
+			t.Errorf("%+v.MayMount() = %v, %v; want %v", tc.o, got, err, tc.want)
+		}
+	}
+}

@@ -190,6 +190,13 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	if err != nil {
 		return 0, err
 	}
+	// A container that may mount gets a user namespace of its own, so
+	// that its read-only mounts are locked (sandbox.Config.LockMounts).
+	mayMount, err := cfg.Security.MayMount()
+	if err != nil {
+		return 0, err
+	}
+	keepID := userns.Mode(cfg.UserNS) == userns.KeepID
 	sb := sandbox.Config{
 		Rootfs:       root,
 		Args:         append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...),
@@ -203,8 +210,17 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		ReadOnly:     cfg.ReadOnly,
 		NewNet:       mode.OwnNamespace(),
 		Mounts:       append(etc, cfg.Mounts...),
-		NestedUserNS: userns.Mode(cfg.UserNS) == userns.KeepID,
+		NestedUserNS: keepID || mayMount,
+		LockMounts:   mayMount,
 		Security:     cfg.Security,
+	}
+	if keepID && mayMount {
+		// keep-id's container root is not box's.
+		uid, gid, err := s.keepIDPlan()
+		if err != nil {
+			return 0, err
+		}
+		sb.RootOwner.UID, sb.RootOwner.GID = userns.HostOf(0, uid), userns.HostOf(0, gid)
 	}
 	if mode.Kind == network.Container || mode.Kind == network.NS {
 		// The CLI opened it, and started this stage in its owner's user
@@ -259,7 +275,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	defer func() { net.close() }()
 	beforeRun := func(pid int) error {
 		if sb.NestedUserNS {
-			if err := s.keepIDMaps(pid); err != nil {
+			if err := s.nestedMaps(pid, keepID); err != nil {
 				return err
 			}
 		}
@@ -615,13 +631,21 @@ func (s *stage) checkUser(cfg container.Config) error {
 	return sandbox.CheckNumericUser(cfg.User, uids, gids)
 }
 
-// keepIDMaps writes that map for the container's own user namespace.
-func (s *stage) keepIDMaps(pid int) error {
-	uid, gid, err := s.keepIDPlan()
+// nestedMaps writes the maps of the container's own user namespace:
+// keep-id's, or box's ids onto themselves (a container that may mount).
+func (s *stage) nestedMaps(pid int, keepID bool) error {
+	if keepID {
+		uid, gid, err := s.keepIDPlan()
+		if err != nil {
+			return err
+		}
+		return userns.WriteNested(pid, uid, gid)
+	}
+	uid, gid, err := userns.CurrentMaps()
 	if err != nil {
 		return err
 	}
-	return userns.WriteNested(pid, uid, gid)
+	return userns.WriteNested(pid, userns.Identity(uid), userns.Identity(gid))
 }
 
 // ErrNoCommand: neither the user nor the image named a command.

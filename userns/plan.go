@@ -156,3 +156,24 @@ func KeepIDMaps(id uint32, size uint64) []IDMap {
 	}
 	return m
 }
+
+// Identity maps the ids m maps in its namespace onto themselves, for a
+// namespace nested in that one.
+func Identity(m []IDMap) []IDMap {
+	out := make([]IDMap, len(m))
+	for i, e := range m {
+		out[i] = IDMap{ContainerID: e.ContainerID, HostID: e.ContainerID, Size: e.Size}
+	}
+	return out
+}
+
+// HostOf is the id that id inside m's namespace is outside it (id itself
+// when m does not map it).
+func HostOf(id uint32, m []IDMap) uint32 {
+	for _, e := range m {
+		if id >= e.ContainerID && uint64(id) < uint64(e.ContainerID)+uint64(e.Size) {
+			return e.HostID + (id - e.ContainerID)
+		}
+	}
+	return id
+}

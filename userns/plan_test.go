@@ -82,3 +82,25 @@ func TestFormats(t *testing.T) {
 		t.Error("parseProcMap accepted garbage")
 	}
 }
+
+func TestIdentityAndHostOf(t *testing.T) {
+	box := []IDMap{{ContainerID: 0, HostID: 1001, Size: 1}, {ContainerID: 1, HostID: 100000, Size: 65536}}
+	id := Identity(box)
+	want := []IDMap{{0, 0, 1}, {1, 1, 65536}}
+	if !reflect.DeepEqual(id, want) {
+		t.Fatalf("Identity(%v) = %v, want %v", box, id, want)
+	}
+	for _, tc := range []struct {
+		id   uint32
+		m    []IDMap
+		want uint32
+	}{
+		{0, box, 1001}, {1, box, 100000}, {65536, box, 165535}, {70000, box, 70000},
+		{0, KeepIDMaps(1001, 65537), 1}, {1001, KeepIDMaps(1001, 65537), 0},
+		{0, KeepIDMaps(0, 65537), 0},
+	} {
+		if got := HostOf(tc.id, tc.m); got != tc.want {
+			t.Errorf("HostOf(%d, %v) = %d, want %d", tc.id, tc.m, got, tc.want)
+		}
+	}
+}
