@@ -11,7 +11,8 @@
 // escaped but some check could not tell, and 2 on a usage error.
 //
 //	escprobe [-host-pid N -host-cmdline 'WORDS'] [-host-file PATH] [-abstract NAME]
-//	         [-ro-mount DIR] [-suid-helper PATH] [-expect-reachable-abstract] [-only a,b]
+//	         [-ro-mount DIR] [-ro-root] [-ro-files F,G] [-suid-helper PATH]
+//	         [-expect-reachable-abstract] [-watch DURATION] [-only a,b]
 //
 // Modes for the other side of a test:
 //
@@ -139,8 +140,11 @@ type probe struct {
 	hostFile       string
 	abstract       string
 	roMount        string
+	roRoot         bool     // / is mounted read-only (--read-only)
+	roFiles        []string // files bound read-only (/etc/hosts under --read-only)
 	suidHelper     string
 	expectAbstract bool
+	watch          time.Duration // how long peer-caps keeps looking
 
 	self     int
 	startFds []fdEntry // /proc/self/fd as main found it
@@ -166,6 +170,7 @@ func checks() []check {
 		{"host-signal", "", (*probe).hostSignal},
 		{"host-file-write", "", (*probe).hostFileWrite},
 		{"ro-mount-write", "", (*probe).roMountWrite},
+		{"ro-remount", "", (*probe).roRemount},
 		{"mount", "", (*probe).mount},
 		{"kernel-module", "", (*probe).kernelModule},
 		{"proc-sys-write", "", (*probe).procSysWrite},
@@ -175,6 +180,7 @@ func checks() []check {
 		{"proc-keys", "", (*probe).procKeys},
 		{"mknod", "", (*probe).mknod},
 		{"ptrace-init", "", (*probe).ptraceInit},
+		{"peer-caps", "", (*probe).peerCaps},
 		{"exe-overwrite", "", (*probe).exeOverwrite},
 		{"setuid-regain", "", (*probe).setuidRegain},
 		{"userns", "", (*probe).userns},
@@ -232,6 +238,9 @@ func runProbe(args []string, fds []fdEntry, fdErr error) int {
 	fs.StringVar(&p.hostFile, "host-file", "", "path of a host file outside every mount of the container, to try to write")
 	fs.StringVar(&p.abstract, "abstract", "", "name of an abstract unix socket the host listens on (without the @)")
 	fs.StringVar(&p.roMount, "ro-mount", "", "a read-only bind mount inside the container")
+	fs.BoolVar(&p.roRoot, "ro-root", false, "the container's / is read-only (--read-only): ro-remount attacks it too")
+	roFiles := fs.String("ro-files", "", "comma-separated files bound read-only (/etc/hosts under --read-only), for ro-remount")
+	fs.DurationVar(&p.watch, "watch", 0, "how long peer-caps keeps looking for more privileged processes (box's helpers come and go); raise -timeout with it")
 	fs.StringVar(&p.suidHelper, "suid-helper", "", "a set-uid-root copy of this probe in the image, for a non-root user to run")
 	fs.BoolVar(&p.expectAbstract, "expect-reachable-abstract", false, "the container shares the host's network namespace (--network host): reaching -abstract is expected")
 	only := fs.String("only", "", "comma-separated checks (or groups) to run; default all")
@@ -278,6 +287,11 @@ func runProbe(args []string, fds []fdEntry, fdErr error) int {
 	if p.hostPid < 0 {
 		fmt.Fprintf(os.Stderr, "escprobe: -host-pid must be a pid\n")
 		return 2
+	}
+	for _, f := range strings.Split(*roFiles, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			p.roFiles = append(p.roFiles, f)
+		}
 	}
 	if p.hostFile != "" && !filepath.IsAbs(p.hostFile) {
 		fmt.Fprintf(os.Stderr, "escprobe: -host-file must be an absolute path\n")
@@ -939,6 +953,9 @@ func (p *probe) roMountWrite() result {
 
 // mount: no mount, remount, unmount or new-API mount.
 func (p *probe) mount() result {
+	if hasCap(unix.CAP_SYS_ADMIN) {
+		return skippedf("we hold CAP_SYS_ADMIN (--cap-add SYS_ADMIN, --privileged): mounts of our own are allowed; ro-remount checks that the read-only ones hold")
+	}
 	var t tally
 	target := "/mnt"
 	if fi, err := os.Stat(target); err != nil || !fi.IsDir() {
@@ -1194,6 +1211,9 @@ func yama() string {
 func (p *probe) ptraceInit() result {
 	if p.self == 1 {
 		return skippedf("pid 1 is this probe (no --init): no other process to attack")
+	}
+	if hasCap(unix.CAP_SYS_PTRACE) {
+		return skippedf("we hold CAP_SYS_PTRACE: tracing pid 1 is allowed; peer-caps checks that it holds no more than we do, and leaked-fds what it holds open")
 	}
 	var t tally
 	t.note("pid 1 is %q, uid %s", comm(1), statusField("1", "Uid"))
@@ -1545,6 +1565,277 @@ func (p *probe) setnsOthers(t *tally) {
 	t.note("other processes' namespaces: %d the same as ours, %d different", same, foreign)
 	if len(denied) > 0 {
 		t.note("ns files not opened: %s", strings.Join(denied, ", "))
+	}
+}
+
+// peerCaps: no thread in sight holds a capability this process lacks
+// (effective, permitted or in its bounding set). A container may trace
+// its peers (with SYS_PTRACE), and one that holds more would hand it over:
+// box's helpers before they drop to the container's capabilities, an
+// init's other threads. For each such thread: its descriptors and
+// PTRACE_SEIZE. -watch keeps looking that long, for helpers that come and
+// go while something runs box exec, box cp or healthchecks.
+func (p *probe) peerCaps() result {
+	var t tally
+	mine, err := capsOf("/proc/self/status")
+	if err != nil {
+		return errorf("read our capabilities: %s", errName(err))
+	}
+	t.note("ours: CapEff %016x CapBnd %016x", mine.eff, mine.bnd)
+	deadline := time.Now().Add(p.watch)
+	seen := map[string]bool{}
+	passes, threads := 0, 0
+	for {
+		passes++
+		tasks, _ := filepath.Glob("/proc/[0-9]*/task/[0-9]*")
+		for _, task := range tasks {
+			parts := strings.Split(task, "/")
+			pid, _ := strconv.Atoi(parts[2])
+			tid, _ := strconv.Atoi(parts[4])
+			if pid == p.self || seen[task] {
+				continue
+			}
+			c, err := capsOf(task + "/status")
+			if err != nil || !c.beyond(mine) {
+				continue
+			}
+			seen[task] = true
+			threads++
+			exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+			who := fmt.Sprintf("pid %d thread %d (%s, exe %q) holds CapEff %016x CapBnd %016x", pid, tid, comm(pid), exe, c.eff, c.bnd)
+			// Listing /proc/PID/fd needs only our uid; what each entry
+			// leads to is behind the ptrace access check.
+			if n, err := readableFds(pid); n > 0 {
+				t.escape("%s: %d of its descriptors are open to us", who, n)
+			} else {
+				t.fail(who+": readlink its fds", err)
+			}
+			if err := seize(tid); err == nil {
+				t.escape("%s: PTRACE_SEIZE succeeded", who)
+			} else {
+				t.fail(who+": PTRACE_SEIZE", err)
+			}
+		}
+		if !time.Now().Before(deadline) {
+			break
+		}
+	}
+	t.note("%d passes over every thread in sight, %d held more than we do", passes, threads)
+	return t.result()
+}
+
+// readableFds counts the descriptors of pid whose link we may read, with
+// the error of the first we may not.
+func readableFds(pid int) (int, error) {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var first error
+	for _, e := range ents {
+		if _, err := os.Readlink(dir + "/" + e.Name()); err == nil {
+			n++
+		} else if first == nil {
+			first = err
+		}
+	}
+	if n == 0 && first == nil {
+		first = errors.New("no descriptors")
+	}
+	return n, first
+}
+
+// caps are a thread's capability sets, from its status file.
+type caps struct{ eff, prm, bnd uint64 }
+
+func capsOf(status string) (caps, error) {
+	b, err := os.ReadFile(status)
+	if err != nil {
+		return caps{}, err
+	}
+	var c caps
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "CapEff":
+			c.eff = n
+		case "CapPrm":
+			c.prm = n
+		case "CapBnd":
+			c.bnd = n
+		}
+	}
+	return c, nil
+}
+
+// beyond says whether c holds a capability that ours lacks.
+func (c caps) beyond(ours caps) bool {
+	return c.eff&^ours.eff != 0 || c.prm&^ours.prm != 0 || c.bnd&^ours.bnd != 0
+}
+
+// seize tries PTRACE_SEIZE on thread tid, and lets it go again.
+func seize(tid int) error {
+	errc := make(chan error, 1)
+	go func() {
+		// ptrace belongs to the thread.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := unix.PtraceSeize(tid)
+		if err == nil {
+			if unix.PtraceInterrupt(tid) == nil {
+				var ws unix.WaitStatus
+				_, _ = unix.Wait4(tid, &ws, unix.WALL, nil)
+			}
+			_ = unix.PtraceDetach(tid)
+		}
+		errc <- err
+	}()
+	return <-errc
+}
+
+// roRemount: a read-only mount (-ro-mount, / with -ro-root, -ro-files)
+// stays read-only and in place whatever this process may do to mounts:
+// with CAP_SYS_ADMIN in its user namespace it may remount, mount_setattr,
+// clone a mount (open_tree) or bind it elsewhere and change the copy, and
+// unmount or move a mount (to see, or replace, what it hides). The kernel
+// refuses all that for mounts that came from a more privileged mount
+// namespace (mount_namespaces(7)), which is how box makes them.
+func (p *probe) roRemount() result {
+	var targets []string
+	if p.roMount != "" {
+		targets = append(targets, filepath.Clean(p.roMount))
+	}
+	if p.roRoot {
+		targets = append(targets, "/")
+	}
+	targets = append(targets, p.roFiles...)
+	if len(targets) == 0 {
+		return skippedf("no -ro-mount, -ro-root or -ro-files")
+	}
+	if p.scratch == "" {
+		return errorf("no scratch directory")
+	}
+	var t tally
+	t.note("CAP_SYS_ADMIN %v", hasCap(unix.CAP_SYS_ADMIN))
+	for i, target := range targets {
+		p.attackReadOnly(&t, target, filepath.Join(p.scratch, fmt.Sprintf("ro-%d", i)))
+	}
+	return t.result()
+}
+
+func (p *probe) attackReadOnly(t *tally, target, scratch string) {
+	fi, err := os.Stat(target)
+	if err != nil {
+		t.broken("stat %s: %s", target, errName(err))
+		return
+	}
+	dir := fi.IsDir()
+	// A mount point of the same kind as target, in our scratch space.
+	spot := func(name string) string {
+		at := scratch + "-" + name
+		if dir {
+			_ = os.Mkdir(at, 0o755)
+		} else if f, err := os.Create(at); err == nil {
+			f.Close()
+		}
+		return at
+	}
+	// writes reports whether something can be written at path (a directory
+	// or a file), undoing it.
+	writes := func(path string) bool {
+		if dir {
+			f := filepath.Join(path, fmt.Sprintf(".escprobe-%d", p.self))
+			fd, err := unix.Open(f, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
+			if err != nil {
+				return false
+			}
+			unix.Close(fd)
+			_ = unix.Unlink(f)
+			return true
+		}
+		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return false
+		}
+		unix.Close(fd)
+		return true
+	}
+	if writes(target) {
+		t.escape("%s is writable before any attack", target)
+		return
+	}
+	flip := func(what string, err error, at string) {
+		if err != nil {
+			t.fail(what, err)
+			return
+		}
+		if writes(at) {
+			t.escape("%s succeeded, and %s could be written", what, at)
+		} else {
+			t.escape("%s succeeded (the read-only flag came off)", what)
+		}
+		_ = unix.Mount("", at, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, "")
+	}
+	flip("remount "+target+" rw (MS_BIND)", unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND, ""), target)
+	flip("remount "+target+" rw", unix.Mount("", target, "", unix.MS_REMOUNT, ""), target)
+	flip("mount_setattr "+target+" -rdonly", unix.MountSetattr(unix.AT_FDCWD, target, 0, &unix.MountAttr{Attr_clr: unix.MOUNT_ATTR_RDONLY}), target)
+	// A copy of the mount, changed where nothing else sees it.
+	if fd, err := unix.OpenTree(unix.AT_FDCWD, target, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC); err != nil {
+		t.fail("open_tree("+target+", OPEN_TREE_CLONE)", err)
+	} else {
+		err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_clr: unix.MOUNT_ATTR_RDONLY})
+		if err != nil {
+			t.fail("mount_setattr -rdonly on a clone of "+target, err)
+		} else {
+			at := spot("clone")
+			if merr := unix.MoveMount(fd, "", unix.AT_FDCWD, at, unix.MOVE_MOUNT_F_EMPTY_PATH); merr == nil {
+				flip("a read-write clone of "+target, nil, at)
+				_ = unix.Unmount(at, unix.MNT_DETACH)
+			} else {
+				t.escape("mount_setattr -rdonly on a clone of %s succeeded (move_mount: %s)", target, errName(merr))
+			}
+		}
+		unix.Close(fd)
+	}
+	// A bind elsewhere, remounted read-write.
+	bind := spot("bind")
+	if err := unix.Mount(target, bind, "", unix.MS_BIND, ""); err != nil {
+		t.fail("bind "+target+" elsewhere", err)
+	} else {
+		flip("remount a bind of "+target+" rw", unix.Mount("", bind, "", unix.MS_REMOUNT|unix.MS_BIND, ""), bind)
+		_ = unix.Unmount(bind, unix.MNT_DETACH)
+	}
+	if target == "/" {
+		return
+	}
+	// Taken apart: moved away (and back), or unmounted, shows what it
+	// hides and lets something else take its place.
+	moved := spot("moved")
+	if err := unix.Mount(target, moved, "", unix.MS_MOVE, ""); err != nil {
+		t.fail("move "+target, err)
+	} else {
+		t.escape("moved %s away", target)
+		_ = unix.Mount(moved, target, "", unix.MS_MOVE, "")
+	}
+	if err := unix.MoveMount(unix.AT_FDCWD, target, unix.AT_FDCWD, moved, 0); err != nil {
+		t.fail("move_mount "+target, err)
+	} else {
+		t.escape("move_mount took %s away", target)
+		_ = unix.MoveMount(unix.AT_FDCWD, moved, unix.AT_FDCWD, target, 0)
+	}
+	if err := unix.Unmount(target, unix.MNT_DETACH); err != nil {
+		t.fail("umount -l "+target, err)
+	} else {
+		t.escape("unmounted %s (what it hid shows)", target)
 	}
 }
 
