@@ -110,6 +110,9 @@ func ExecMain() int {
 	if err := restrict(user, cfg.Security, cfg.Privileged); err != nil {
 		return fail("", err)
 	}
+	// A change of ids set dumpable from fs.suid_dumpable, which may be 1;
+	// the command's vfork child shares this memory until its exec.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	err = enterCwd(cfg.Cwd, cwd)
 	cwd.Close()
 	if err != nil {
