@@ -187,6 +187,13 @@ func (g Group) Join(pid int) error {
 	return writeFile(g.Container(), "cgroup.procs", strconv.Itoa(pid))
 }
 
+// Leave moves process pid out of the container's cgroup into box's part
+// of the group (where the monitor is): box exec's helper, which waits for
+// the command it started there, counts against none of its limits.
+func (g Group) Leave(pid int) error {
+	return writeFile(filepath.Join(g.Dir, monitorDir), "cgroup.procs", strconv.Itoa(pid))
+}
+
 // Apply writes the limits' files in the container's cgroup, before its
 // command runs. pids.max is the exception: the first process is box's
 // init, a Go program whose threads the kernel counts as tasks, and which

@@ -126,6 +126,9 @@ func (c *execCmd) Run(e *env) error {
 		_ = cmd.Wait()
 		return err
 	}
+	if err := en.LeaveCgroup(); err != nil {
+		e.warn(err.Error())
+	}
 	if c.Detach {
 		return cmd.Process.Release()
 	}

@@ -160,6 +160,20 @@ func (en *Entry) joinCgroup() error {
 	return nil
 }
 
+// LeaveCgroup moves a role that started a process of the container (the
+// Exec role, once it said so) out of the container's cgroup, where it
+// made it start: it only waits for it now, and is box's, not the
+// container's (its threads would count against --pids-limit).
+func (en *Entry) LeaveCgroup() error {
+	if en.cgroup == "" {
+		return nil
+	}
+	if err := (cgdelegate.Group{Dir: en.cgroup}).Leave(en.Cmd.Process.Pid); err != nil {
+		return fmt.Errorf("leave the container's cgroup: %w", err)
+	}
+	return nil
+}
+
 // Close releases the pipes to the role.
 func (en *Entry) Close() {
 	en.config.Close()

@@ -82,12 +82,11 @@ func ExecMain() int {
 		return fail("config", err)
 	}
 	stdio := []uintptr{0, 1, 2}
+	var tty *os.File
 	if cfg.Tty {
-		tty, err := openConsole(os.NewFile(execFdConsole, "console"), cfg.Size, user, ids.ttyGID())
-		if err != nil {
+		if tty, err = openConsole(os.NewFile(execFdConsole, "console"), cfg.Size, user, ids.ttyGID()); err != nil {
 			return fail("", err)
 		}
-		defer tty.Close()
 		stdio = []uintptr{tty.Fd(), tty.Fd(), tty.Fd()}
 	}
 	path, err := lookPath(cfg.Args[0], envValue(env, "PATH"))
@@ -130,6 +129,10 @@ func ExecMain() int {
 	})
 	if err != nil {
 		return fail(execKind(err), fmt.Errorf("exec %q: %w", cfg.Args[0], err))
+	}
+	if tty != nil {
+		// The command's now: the terminal ends when it lets go of it.
+		tty.Close()
 	}
 	// The caller waits for this process, so the end of this pipe cannot
 	// mean success: say so.

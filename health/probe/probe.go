@@ -64,6 +64,8 @@ func Run(ctx context.Context, t Target, test []string, timeout time.Duration) he
 		_ = en.Cmd.Wait()
 		return done("%v", err)
 	}
+	// Best effort: a helper left in the container's cgroup only counts.
+	_ = en.LeaveCgroup()
 	waited := make(chan error, 1)
 	go func() { waited <- en.Cmd.Wait() }()
 	timer := time.NewTimer(timeout)
