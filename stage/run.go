@@ -142,7 +142,7 @@ func (s *stage) discard(records *container.Store, is *image.Store, id string) {
 		s.removeVolumes(c.Config)
 	}
 	_ = records.Remove(id)
-	_ = os.RemoveAll(s.req.Dirs.ContainerRun(id))
+	removeRunDir(s.req.Dirs.ContainerRun(id))
 	if err == nil {
 		// The log said create: it must say the container is gone too.
 		s.event("container", "destroy", id, ctrAttrs(c.Config, nil))
@@ -407,7 +407,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		}
 		s.removeVolumes(cfg) // docker run --rm takes its anonymous volumes along
 		_ = records.Remove(id)
-		_ = os.RemoveAll(runDir)
+		removeRunDir(runDir)
 		s.event("container", "destroy", id, ctrAttrs(cfg, nil))
 		return code, nil
 	}
@@ -911,6 +911,14 @@ func writeEtc(dir string, e network.Etc, readOnly bool) ([]container.Mount, erro
 		mounts = append(mounts, m)
 	}
 	return mounts, nil
+}
+
+// removeRunDir removes a container's runtime directory from the stage that
+// ran it, where the tmpfs of its /etc files is mounted (writeEtc): a
+// mount point cannot be removed.
+func removeRunDir(dir string) {
+	_ = unix.Unmount(filepath.Join(dir, "etc"), unix.MNT_DETACH)
+	_ = os.RemoveAll(dir)
 }
 
 // writeCIDFile writes the ID where --cidfile says; like Docker it refuses
