@@ -51,20 +51,7 @@ func New(target int, cgroup, role string, namespaces ...string) (*Entry, error) 
 	if _, err := exec.LookPath("nsenter"); err != nil {
 		return nil, fmt.Errorf("entering a running container needs nsenter: install util-linux")
 	}
-	args := []string{"--target", strconv.Itoa(target)}
-	pidNS := false
-	for _, ns := range namespaces {
-		switch {
-		case ns == "--pid":
-			pidNS = true
-			continue
-		case ns == "--user" && sameUserNS(target):
-			// A caller already in the container's user namespace (the
-			// monitor) cannot enter it again: setns refuses with EINVAL.
-			continue
-		}
-		args = append(args, ns)
-	}
+	args, pidNS := nsenterArgs(target, sameUserNS(target), namespaces)
 	var files []*os.File
 	closeAll := func() {
 		for _, f := range files {
@@ -99,18 +86,36 @@ func New(target int, cgroup, role string, namespaces ...string) (*Entry, error) 
 		}
 		files = append(files, ns)
 	}
-	// The copy of box is reached through nsenter's own /proc entry, which
-	// the container's /proc (mounted where nsenter goes) does not show,
-	// as nsenter enters no pid namespace: so from the caller's root, the
-	// working directory nsenter is told to keep, by a relative path. The
-	// role leaves it first thing (sandbox.leaveCallersRoot).
-	args = append(args, "--wd=/", "proc/self/fd/3")
 	cmd := exec.Command("nsenter", args...)
 	// No cgroup files held open for the runtime's CPU limit: see the
 	// init's environment (sandbox.Start).
 	cmd.Env = []string{roles.Env + "=" + role, "GODEBUG=containermaxprocs=0"}
 	cmd.ExtraFiles = append([]*os.File(nil), files...)
 	return &Entry{Cmd: cmd, config: cfgW, Status: stR, child: files, cgroup: cgroup}, nil
+}
+
+// nsenterArgs are nsenter's arguments to run the copy of box (fd 3) in
+// namespaces of process target; pidNS says the role gets the pid
+// namespace as a descriptor instead. sameUser: the caller is in the
+// target's user namespace already (the monitor), which setns refuses to
+// enter again (EINVAL).
+func nsenterArgs(target int, sameUser bool, namespaces []string) (args []string, pidNS bool) {
+	args = []string{"--target", strconv.Itoa(target)}
+	for _, ns := range namespaces {
+		switch {
+		case ns == "--pid":
+			pidNS = true
+		case ns == "--user" && sameUser:
+		default:
+			args = append(args, ns)
+		}
+	}
+	// The copy of box is reached through nsenter's own /proc entry, which
+	// the container's /proc (mounted where nsenter goes) does not show,
+	// as nsenter enters no pid namespace: so from the caller's root, the
+	// working directory nsenter is told to keep, by a relative path. The
+	// role leaves it first thing (sandbox.leaveCallersRoot).
+	return append(args, "--wd=/", "proc/self/fd/3"), pidNS
 }
 
 func sameUserNS(pid int) bool {
