@@ -119,7 +119,7 @@ func setupRootfs(cfg *Config, gid5 bool) error {
 // unmount, as Docker's can.
 //
 // undoRootfs takes it all down again once the init has ended.
-func prepareRootfs(cfg *Config) (err error) {
+func prepareRootfs(cfg *Config) error {
 	var root rootDir
 	defer root.close()
 	o := owner(cfg.RootOwner)
