@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -36,7 +35,7 @@ func isTar(r io.Reader) bool {
 // its path below its source, its type, permission bits and, for a
 // symlink, its target, for a regular file the SHA-256 of its content. Not
 // owners (COPY sets them) and not times: the cache keys on content.
-func (t *Tree) Digest(srcs []Source, h hash.Hash) error {
+func (t *Tree) Digest(srcs []Source, h io.Writer) error {
 	buf := make([]byte, 256<<10)
 	for _, s := range srcs {
 		fmt.Fprintf(h, "source %q\n", s.Name)

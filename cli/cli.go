@@ -69,6 +69,7 @@ type root struct {
 	Port        portCmd        `cmd:"" group:"Containers" help:"List a container's published ports, or the host address of one.\n\nExample: box port web 80/tcp"`
 	Healthcheck healthcheckCmd `cmd:"" group:"Containers" help:"Run a container's healthcheck now (box run --health-cmd; the monitor runs it on its interval).\n\nExample: box healthcheck run web"`
 	Attach      attachCmd      `cmd:"" group:"Containers" help:"Attach to a running container's output, and input if it has -i; ctrl-p ctrl-q detaches.\n\nExample: box attach web"`
+	Build       buildCmd       `cmd:"" group:"Images" help:"Build an image from a Dockerfile or Containerfile.\n\nExample: box build -t app:1 ."`
 	Images      imagesCmd      `cmd:"" group:"Images" help:"List images.\n\nExample: box images -q"`
 	Pull        pullCmd        `cmd:"" group:"Images" help:"Pull an image from a registry.\n\nExample: box pull 127.0.0.1:5000/library/alpine"`
 	Push        pushCmd        `cmd:"" group:"Images" help:"Push an image to a registry.\n\nExample: box push mybox:1 127.0.0.1:5000/me/mybox:1"`

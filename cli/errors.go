@@ -5,9 +5,11 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/boxcli/box/build"
 	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/config"
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/dockerfile"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/netslirp"
 	"github.com/boxcli/box/portfwd"
@@ -46,6 +48,19 @@ func report(e *env, err error) int {
 		return exit.Code
 	case errors.As(err, &code):
 		return int(code)
+	case errors.Is(err, build.ErrStepFailed):
+		// Docker's status for a failed build; the step's output is shown.
+		return fail(e, 1, "%v", err)
+	case errors.Is(err, stage.ErrInterrupted):
+		return fail(e, 130, "%v", err)
+	case errors.Is(err, stage.ErrBadDockerfile):
+		return fail(e, 125, "%v", strings.TrimSuffix(err.Error(), ": "+stage.ErrBadDockerfile.Error()))
+	case errors.Is(err, dockerfile.ErrUnknownTarget):
+		return fail(e, 125, "%v; --target names a stage (FROM IMAGE AS NAME)", err)
+	case errors.Is(err, stage.ErrNoDockerfile):
+		return fail(e, 125, "%v", err)
+	case errors.Is(err, build.ErrNoContext), errors.Is(err, build.ErrSecretMissing):
+		return fail(e, 125, "%v", err)
 	case errors.Is(err, sandbox.ErrNotFound):
 		return fail(e, 127, "%v", err)
 	case errors.Is(err, sandbox.ErrCannotExecute):

@@ -222,6 +222,7 @@ func (c *historyCmd) Run(e *env) error {
 // imageCmd groups the image commands as Docker's `docker image ...`.
 type imageCmd struct {
 	Ls      imagesCmd       `cmd:"" aliases:"list" help:"List images.\n\nExample: box image ls -q"`
+	Build   buildCmd        `cmd:"" help:"Build an image from a Dockerfile or Containerfile.\n\nExample: box image build -t app:1 ."`
 	Rm      rmiCmd          `cmd:"" help:"Remove images.\n\nExample: box image rm mybox:1"`
 	Inspect imageInspectCmd `cmd:"" help:"Show images' details as JSON.\n\nExample: box image inspect -f '{{.Config.Cmd}}' busybox"`
 	Prune   imagePruneCmd   `cmd:"" help:"Remove unused images.\n\nExample: box image prune -a"`

@@ -310,8 +310,29 @@ func (p *planner) run(st *Stage, step *Step, c *instructions.RunCommand, cmd com
 		return errors.New("--device is not supported")
 	}
 	for _, m := range instructions.GetMounts(c) {
-		if m.Type == instructions.MountTypeSSH {
+		switch m.Type {
+		case instructions.MountTypeSSH:
 			return errors.New("--mount=type=ssh is not supported")
+		case instructions.MountTypeSecret:
+			// BuildKit's rules: the id is id=, else source=, else the
+			// target's name; the file goes to /run/secrets/ID unless
+			// env= asks for a variable only.
+			id := m.CacheID
+			if m.Source != "" {
+				id = m.Source
+			}
+			if id == "" {
+				id = path.Base(m.Target)
+			}
+			m.CacheID, m.Source = id, ""
+			if m.Env == nil && m.Target == "" {
+				m.Target = "/run/secrets/" + path.Base(id)
+			}
+			if m.Target != "" && !path.IsAbs(m.Target) {
+				m.Target = path.Join("/", r.Dir, m.Target)
+			}
+			r.Mounts = append(r.Mounts, m)
+			continue
 		}
 		target := m.Target
 		if !path.IsAbs(path.Clean(target)) {

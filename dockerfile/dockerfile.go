@@ -78,7 +78,11 @@ func Parse(data []byte) (*File, error) {
 	for _, n := range res.AST.Children {
 		cmd, err := instructions.ParseInstruction(n)
 		if err != nil {
-			return nil, &Error{Line: n.StartLine, Instruction: strings.ToUpper(n.Value), Err: unwrapLocation(err)}
+			name := strings.ToUpper(n.Value)
+			if errors.As(err, new(*instructions.UnknownInstructionError)) {
+				name = "" // the message names it
+			}
+			return nil, &Error{Line: n.StartLine, Instruction: name, Err: unwrapLocation(err)}
 		}
 		if len(f.stages) == 0 {
 			if a, ok := cmd.(*instructions.ArgCommand); ok {

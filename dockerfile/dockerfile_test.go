@@ -68,7 +68,7 @@ func TestParseErrors(t *testing.T) {
 		instruction string
 		msg         string
 	}{
-		{"unknown instruction", "FROM busybox\nFOO bar\n", 2, "FOO", "unknown instruction: FOO"},
+		{"unknown instruction", "FROM busybox\nFOO bar\n", 2, "", "line 2: unknown instruction: FOO"},
 		{"bad flag", "FROM busybox\nRUN --bogus=1 true\n", 2, "RUN", "unknown flag: --bogus"},
 		{"unterminated heredoc", "FROM busybox\nRUN <<EOF\necho hi\n", 2, "", "unterminated heredoc"},
 		{"no FROM", "# nothing\nARG X=1\n", 0, "", "no FROM"},

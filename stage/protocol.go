@@ -14,8 +14,11 @@ import (
 	"errors"
 
 	"github.com/boxcli/box/boxdirs"
+	"github.com/boxcli/box/build"
+	"github.com/boxcli/box/buildctx"
 	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/dockerfile"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/netslirp"
 	"github.com/boxcli/box/portfwd"
@@ -60,6 +63,8 @@ const (
 	OpReset = "reset"
 	// OpSizes measures the layers of the containers in IDs (ps --size).
 	OpSizes = "sizes"
+	// OpBuild builds an image from a Dockerfile (box build).
+	OpBuild = "build"
 )
 
 // CommitRequest is box commit's: the container, the new image's name (""
@@ -121,6 +126,7 @@ type Request struct {
 	Pull    *PullRequest   `json:"pull,omitempty"`
 	Start   *StartRequest  `json:"start,omitempty"`
 	Copy    *CopyRequest   `json:"copy,omitempty"`
+	Build   *BuildRequest  `json:"build,omitempty"`
 	IDs     []string       `json:"ids,omitempty"`
 }
 
@@ -295,6 +301,17 @@ func sentinels() []struct {
 		{"slirp-missing", netslirp.ErrNotInstalled},
 		{"cgroup-controller", cgdelegate.ErrNoController},
 		{"cgroup-unavailable", cgdelegate.ErrUnavailable},
+		{"bad-dockerfile", ErrBadDockerfile},
+		{"no-dockerfile", ErrNoDockerfile},
+		{"build-interrupted", ErrInterrupted},
+		{"build-step-failed", build.ErrStepFailed},
+		{"build-no-context", build.ErrNoContext},
+		{"build-secret-missing", build.ErrSecretMissing},
+		{"build-multiple-sources", build.ErrMultipleSources},
+		{"build-checksum", build.ErrChecksum},
+		{"build-unknown-user", build.ErrUnknownUser},
+		{"build-unknown-target", dockerfile.ErrUnknownTarget},
+		{"build-source-not-found", buildctx.ErrNotFound},
 	}
 }
 

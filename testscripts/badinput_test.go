@@ -98,6 +98,16 @@ func badCases() []badCase {
 		{name: "system/prune-unconfirmed", args: []string{"system", "prune"}, want: `confirm with -f \(stdin is not a terminal to ask on\)$`},
 		{name: "system/reset-unconfirmed", args: []string{"system", "reset"}, want: `confirm with -f \(stdin is not a terminal to ask on\)$`},
 		{name: "commit/unknown-container", args: []string{"commit", "nosuch", "x:1"}, want: `^no such container: nosuch; see 'box ps -a'$`},
+		{name: "build/missing-context", args: []string{"build", "$TMP/nosuch"}, want: `^build context .*/nosuch: no such file or directory$`},
+		{name: "build/bad-build-arg", args: []string{"build", "--build-arg", "=x", "$INPUTS"}, want: `^--build-arg "=x": want KEY=VALUE or KEY$`},
+		{name: "build/unknown-instruction", args: []string{"build", "-f", "$INPUTS/unknown.Dockerfile", "$INPUTS"}, want: `/unknown.Dockerfile:2: unknown instruction: FOO`},
+		{name: "build/no-dockerfile", args: []string{"build", "$TMP"}, want: `^no Dockerfile: .*Dockerfile: no such file or directory; give one with -f$`},
+		{name: "build/unknown-target", args: []string{"build", "--target", "nosuch", "-f", "$INPUTS/ok.Dockerfile", "$INPUTS"}, want: `^no such build stage "nosuch"`},
+		{name: "build/bad-tag", args: []string{"build", "-t", "UPPER/Case", "$INPUTS"}, want: `^--tag UPPER/Case: invalid image reference`},
+		{name: "build/bad-secret", args: []string{"build", "--secret", "id=x,src=$TMP/nosuch", "$INPUTS"}, want: `^--secret id=x: .*nosuch: no such file or directory$`},
+		{name: "build/bad-pull", args: []string{"build", "--pull=sometimes", "$INPUTS"}, want: `--pull=sometimes: want missing, always, never or newer`},
+		{name: "build/bad-network", args: []string{"build", "--network", "bogus", "$INPUTS"}, want: `^--network bogus: want default, none or host$`},
+		{name: "build/bad-platform", args: []string{"build", "--platform", "linux/s390x", "$INPUTS"}, want: `box builds only for this machine's platform`},
 		{name: "doctor/format-bogus", args: []string{"doctor", "--format", "yaml"}, want: `^--format must be one of .* but got "yaml"`},
 		{name: "completion/unknown-shell", args: []string{"completion", "tcsh"}, want: `must be one of "bash","zsh","fish" but got "tcsh"`},
 		{name: "completion/no-shell", args: []string{"completion"}, want: `^expected "<shell>"; see 'box completion --help'$`},
@@ -438,10 +448,12 @@ func newBadBed(t *testing.T) *badBed {
 	_, _ = tw.Write([]byte("hi\n"))
 	_ = tw.Close()
 	for name, data := range map[string]string{
-		"hosts.txt":  "not an archive\n",
-		"exists":     "",
-		"bad.env":    "bad name=1\n",
-		"rootfs.tar": rootfs.String(),
+		"hosts.txt":          "not an archive\n",
+		"exists":             "",
+		"bad.env":            "bad name=1\n",
+		"rootfs.tar":         rootfs.String(),
+		"unknown.Dockerfile": "FROM box-test/busybox\nFOO bar\n",
+		"ok.Dockerfile":      "FROM box-test/busybox\nRUN true\n",
 	} {
 		if err := os.WriteFile(filepath.Join(b.inputs, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
