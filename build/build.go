@@ -135,8 +135,12 @@ func (e *StepError) Unwrap() error { return e.Err }
 type result struct {
 	top     string
 	layers  []ocispec.Descriptor
+	ids     []string // the layers' IDs, parallel to layers
 	img     dockerfile.Image
 	created time.Time // of its newest layer, or its base
+	// base is how many of the layers its first image (or scratch) had:
+	// the others are the build's (--squash squashes those).
+	base int
 }
 
 // future is a stage's result, once it is done.
@@ -246,6 +250,7 @@ func (b *builder) stage(ctx context.Context, st *dockerfile.Stage) (*result, err
 			if layer != nil {
 				r.top = layer.ID
 				r.layers = append(r.layers, image.UncompressedLayer(layer))
+				r.ids = append(r.ids, layer.ID)
 				r.img.RootFS.DiffIDs = append(r.img.RootFS.DiffIDs, layer.DiffID)
 				if layer.Created.After(r.created) {
 					r.created = layer.Created
@@ -310,6 +315,7 @@ func (b *builder) base(ctx context.Context, st *dockerfile.Stage) (*result, erro
 		}
 		r := *br
 		r.layers = slices.Clone(br.layers)
+		r.ids = slices.Clone(br.ids)
 		r.img.History = slices.Clone(br.img.History)
 		r.img.RootFS.DiffIDs = slices.Clone(br.img.RootFS.DiffIDs)
 		return &r, nil
@@ -322,7 +328,11 @@ func (b *builder) base(ctx context.Context, st *dockerfile.Stage) (*result, erro
 		if err := json.Unmarshal(base.Config, &img); err != nil {
 			return nil, fmt.Errorf("read the config of %s: %w", st.BaseName, err)
 		}
-		r := &result{top: base.TopLayer, layers: slices.Clone(base.Layers), img: img}
+		ids, err := b.o.Store.LayerChain(base.TopLayer)
+		if err != nil {
+			return nil, err
+		}
+		r := &result{top: base.TopLayer, layers: slices.Clone(base.Layers), ids: ids, img: img, base: len(ids)}
 		if img.Created != nil {
 			r.created = *img.Created
 		}
@@ -456,7 +466,49 @@ func (b *builder) write(r *result) (string, error) {
 	})
 }
 
-// squash is not there yet.
+// squash makes the layers the build added one (--squash): the history
+// keeps every step, and all but the last that made a layer say they made
+// none.
 func (b *builder) squash(r *result) (*result, error) {
-	return nil, errors.New("--squash is not supported yet")
+	if len(r.ids)-r.base <= 1 {
+		return r, nil
+	}
+	from := ""
+	if r.base > 0 {
+		from = r.ids[r.base-1]
+	}
+	l, err := b.o.Store.Squash(from, r.top, b.o.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	out := *r
+	out.top = l.ID
+	out.ids = append(slices.Clone(r.ids[:r.base]), l.ID)
+	out.layers = append(slices.Clone(r.layers[:r.base]), image.UncompressedLayer(l))
+	out.img.RootFS.DiffIDs = append(slices.Clone(r.img.RootFS.DiffIDs[:r.base]), l.DiffID)
+	out.img.History = slices.Clone(r.img.History)
+	// The base's entries come first; of the build's, the last with a
+	// layer keeps it.
+	baseEntries, layersSeen := 0, 0
+	for i, h := range out.img.History {
+		if layersSeen == r.base {
+			baseEntries = i
+			break
+		}
+		if !h.EmptyLayer {
+			layersSeen++
+		}
+		baseEntries = i + 1
+	}
+	last := -1
+	for i := baseEntries; i < len(out.img.History); i++ {
+		if !out.img.History[i].EmptyLayer {
+			last = i
+			out.img.History[i].EmptyLayer = true
+		}
+	}
+	if last >= 0 {
+		out.img.History[last].EmptyLayer = false
+	}
+	return &out, nil
 }

@@ -376,3 +376,29 @@ func secrets(list []string) ([]stage.BuildSecret, error) {
 	}
 	return out, nil
 }
+
+// builderCmd is Docker's name for the build cache's commands.
+type builderCmd struct {
+	Prune builderPruneCmd `cmd:"" help:"Remove the build cache: layers no image uses, and RUN cache mounts.\n\nExample: box builder prune -f"`
+}
+
+type builderPruneCmd struct {
+	All   bool `short:"a" help:"Remove all of the build cache (the default: box keeps no other kind)."`
+	Force bool `short:"f" help:"Do not ask for confirmation."`
+}
+
+func (c *builderPruneCmd) Run(e *env) error {
+	if err := confirm(e, c.Force, "this removes the build cache: later builds run every step again"); err != nil {
+		return err
+	}
+	h, err := lookupHost()
+	if err != nil {
+		return err
+	}
+	var res stage.BuildCachePruned
+	if err := e.do(e.request(h, stage.OpPruneBuildCache), userns.Auto, h, &res); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Deleted build cache: %d layers\nTotal reclaimed space: %s\n", res.Layers, size(res.Bytes))
+	return nil
+}

@@ -84,6 +84,7 @@ type root struct {
 	Container   containerCmd   `cmd:"" group:"Containers" help:"Manage containers (ls, rm, inspect, logs, stop, kill, wait, exec).\n\nExample: box container ls -a"`
 	Image       imageCmd       `cmd:"" group:"Images" help:"Manage images (ls, rm, inspect, prune, history, tag, save, load, import).\n\nExample: box image prune -a"`
 	Volume      volumeCmd      `cmd:"" group:"Containers" help:"Manage volumes (create, ls, inspect, rm, prune); -v NAME:/path makes one on first use.\n\nExample: box volume ls"`
+	Builder     builderCmd     `cmd:"" group:"Images" help:"Manage the build cache (prune).\n\nExample: box builder prune -f"`
 	Unshare     unshareCmd     `cmd:"" group:"System" help:"Run a command as root in box's user namespace (to inspect or delete files owned by subordinate ids).\n\nExample: box unshare ls -ln ~/.local/share/box/storage"`
 	Generate    generateCmd    `cmd:"" group:"System" help:"Write a systemd user unit for a container, to keep it across logouts and reboots.\n\nExample: box generate systemd --new --name --files web"`
 	Completion  completionCmd  `cmd:"" group:"System" help:"Print a shell completion script for bash, zsh or fish (commands, flags, container and image names).\n\nExample: source <(box completion bash)"`

@@ -112,6 +112,9 @@ func printRemoved(e *env, res *stage.RemoveImagesResult) {
 	for _, id := range res.Deleted {
 		fmt.Fprintf(e.stdout, "Deleted: sha256:%s\n", id)
 	}
+	if bc := res.BuildCache; bc != nil && (bc.Layers > 0 || bc.Bytes > 0) {
+		fmt.Fprintf(e.stdout, "Deleted build cache: %d layers, %s\n", bc.Layers, size(bc.Bytes))
+	}
 }
 
 type imagePruneCmd struct {

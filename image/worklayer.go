@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -431,3 +432,178 @@ func (s *Store) Layer(id string) (*Layer, error) {
 // SingleID says whether box's user namespace maps a single id, so files
 // cannot be given other owners.
 func (s *Store) SingleID() bool { return s.single }
+
+// CacheLayers are the layers no image, mapped image copy or container
+// uses: what builds left (their steps' results, the cache), by ID, with
+// their sizes.
+func (s *Store) CacheLayers() (map[string]int64, error) {
+	layers, used, err := s.layerUse()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, l := range layers {
+		if used[l.ID] {
+			continue
+		}
+		size := l.UncompressedSize
+		if size <= 0 {
+			if n, err := s.store.DiffSize("", l.ID); err == nil {
+				size = n
+			}
+		}
+		out[l.ID] = max(size, 0)
+	}
+	return out, nil
+}
+
+// layerUse lists the layers, and which of them images and containers use.
+func (s *Store) layerUse() ([]storage.Layer, map[string]bool, error) {
+	layers, err := s.store.Layers()
+	if err != nil {
+		return nil, nil, err
+	}
+	byID := map[string]*storage.Layer{}
+	for i := range layers {
+		byID[layers[i].ID] = &layers[i]
+	}
+	used := map[string]bool{}
+	mark := func(id string) {
+		for id != "" && !used[id] {
+			used[id] = true
+			l := byID[id]
+			if l == nil {
+				return
+			}
+			id = l.Parent
+		}
+	}
+	imgs, err := s.store.Images()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, img := range imgs {
+		mark(img.TopLayer)
+		for _, m := range img.MappedTopLayers {
+			mark(m)
+		}
+	}
+	ctrs, err := s.store.Containers()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, c := range ctrs {
+		mark(c.LayerID)
+	}
+	return layers, used, nil
+}
+
+// PruneCache deletes the layers CacheLayers lists, but those made at or
+// after since (a build still running may need them; the zero time keeps
+// none) and work layers, children before their parents. It returns how
+// many it deleted and their size.
+func (s *Store) PruneCache(since time.Time) (int, int64, error) {
+	sizes, err := s.CacheLayers()
+	if err != nil {
+		return 0, 0, err
+	}
+	layers, _, err := s.layerUse()
+	if err != nil {
+		return 0, 0, err
+	}
+	children := map[string]int{}
+	keep := map[string]bool{}
+	for _, l := range layers {
+		children[l.Parent]++
+		if !since.IsZero() && !l.Created.Before(since) {
+			keep[l.ID] = true
+		}
+		for _, n := range l.Names {
+			if strings.HasPrefix(n, WorkNamePrefix) {
+				keep[l.ID] = true
+			}
+		}
+	}
+	parent := map[string]string{}
+	for _, l := range layers {
+		parent[l.ID] = l.Parent
+	}
+	var n int
+	var freed int64
+	var errs []error
+	for progress := true; progress; {
+		progress = false
+		for id, size := range sizes {
+			if keep[id] || children[id] > 0 {
+				continue
+			}
+			if err := s.store.DeleteLayer(id); err != nil && !errors.Is(err, storage.ErrLayerUnknown) {
+				errs = append(errs, fmt.Errorf("delete build cache layer %s: %w", id[:12], err))
+				keep[id] = true
+				continue
+			}
+			delete(sizes, id)
+			children[parent[id]]--
+			n++
+			freed += size
+			progress = true
+		}
+	}
+	return n, freed, errors.Join(errs...)
+}
+
+// Squash makes one layer, on from, of what the layers from from (not
+// included) up to to change: box build --squash. Unlike a step's, this
+// layer is a copy: its content is applied anew.
+func (s *Store) Squash(from, to string, epoch *time.Time) (*Layer, error) {
+	uncompressed := archive.Uncompressed
+	diff, err := s.store.Diff(from, to, &storage.DiffOptions{Compression: &uncompressed})
+	if err != nil {
+		return nil, fmt.Errorf("read the layers to squash: %w", err)
+	}
+	// Through a file: the diff holds the layer store's lock until read.
+	tmp, err := os.CreateTemp(s.tmpDir, "squash-")
+	if err != nil {
+		diff.Close()
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	digester := digest.Canonical.Digester()
+	err = rewriteTimes(diff, io.MultiWriter(tmp, digester.Hash()), epoch)
+	diff.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read the layers to squash: %w", err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	diffID := digester.Digest()
+	id := digest.Canonical.FromString(from + "+" + diffID.String()).Encoded()
+	if l, err := s.store.Layer(id); err == nil {
+		return layerOf(l), nil
+	}
+	l, _, err := s.store.PutLayer(id, from, nil, "", false, &storage.LayerOptions{UncompressedDigest: diffID}, tmp)
+	if errors.Is(err, storage.ErrDuplicateID) {
+		l, err = s.store.Layer(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store the squashed layer: %w", err)
+	}
+	return layerOf(l), nil
+}
+
+// LayerChain is the IDs of top and the layers below it, bottom first.
+func (s *Store) LayerChain(top string) ([]string, error) {
+	var ids []string
+	for id := top; id != ""; {
+		l, err := s.store.Layer(id)
+		if err != nil {
+			return nil, fmt.Errorf("layers below %s: %w", top, err)
+		}
+		ids = append(ids, id)
+		id = l.Parent
+	}
+	slices.Reverse(ids)
+	return ids, nil
+}

@@ -433,3 +433,63 @@ func (br *buildRunner) Run(ctx context.Context, p build.Process) (int, error) {
 		return 0, ctx.Err()
 	}
 }
+
+// BuildCachePruned is what pruning the build cache removed.
+type BuildCachePruned struct {
+	Layers int   `json:"layers"`
+	Bytes  int64 `json:"bytes"`
+}
+
+// pruneBuildCache removes what builds left: the layers no image or
+// container uses, the step index, the RUN cache mounts. What a build
+// still running made or uses stays.
+func (s *stage) pruneBuildCache(is *image.Store) (*BuildCachePruned, error) {
+	since, live := s.liveBuilds()
+	n, freed, err := is.PruneCache(since)
+	res := &BuildCachePruned{Layers: n, Bytes: freed}
+	if live {
+		return res, err
+	}
+	cache := s.req.Dirs.BuildCache()
+	res.Bytes += dirSize(filepath.Join(cache, "mounts"))
+	for _, sub := range []string{"index", "mounts"} {
+		if rerr := os.RemoveAll(filepath.Join(cache, sub)); rerr != nil && err == nil {
+			err = fmt.Errorf("remove the build cache: %w", rerr)
+		}
+	}
+	return res, err
+}
+
+// liveBuilds says whether builds are running, and since when the oldest
+// one has: what they made since must stay.
+func (s *stage) liveBuilds() (time.Time, bool) {
+	locks, _ := filepath.Glob(filepath.Join(s.req.Dirs.Builds(), "*.lock"))
+	var since time.Time
+	live := false
+	for _, p := range locks {
+		token := strings.TrimSuffix(filepath.Base(p), ".lock")
+		fi, err := os.Stat(p)
+		if err != nil || !s.buildAlive(token) {
+			continue
+		}
+		live = true
+		if since.IsZero() || fi.ModTime().Before(since) {
+			since = fi.ModTime()
+		}
+	}
+	return since, live
+}
+
+// buildCacheUsage is what the build cache takes: its layers, and the RUN
+// cache mounts.
+func (s *stage) buildCacheUsage(is *image.Store) (int, int64, error) {
+	layers, err := is.CacheLayers()
+	if err != nil {
+		return 0, 0, err
+	}
+	var total int64
+	for _, n := range layers {
+		total += n
+	}
+	return len(layers), total + dirSize(filepath.Join(s.req.Dirs.BuildCache(), "mounts")), nil
+}

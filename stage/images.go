@@ -44,7 +44,13 @@ func (s *stage) manageImages(ctx context.Context, is *image.Store, r *ImageReque
 			return nil, err
 		}
 		s.imageEvents(rep)
-		return removeResult(rep), nil
+		res := removeResult(rep)
+		// Builds' leftovers go with the images (box image prune clears
+		// the build cache).
+		if res.BuildCache, err = s.pruneBuildCache(is); err != nil {
+			res.Errors = append(res.Errors, wireError(err))
+		}
+		return res, nil
 	case OpInspectImage:
 		var out []*image.Inspect
 		for _, ref := range r.Refs {

@@ -203,6 +203,8 @@ func (s *stage) dispatch(ctx context.Context) (any, *int, error) {
 			}
 			return sizes, nil
 		})
+	case OpPruneBuildCache:
+		return s.withImages(func(is *image.Store) (any, error) { return s.pruneBuildCache(is) })
 	case OpBuild:
 		return s.withImages(func(is *image.Store) (any, error) { return s.build(ctx, is, s.req.Build) })
 	case OpCommit:

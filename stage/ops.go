@@ -117,6 +117,9 @@ func (s *stage) diskUsage(is *image.Store) (*DiskUsage, error) {
 			du.Containers[id] = sz.RW
 		}
 	}
+	if du.BuildCacheLayers, du.BuildCache, err = s.buildCacheUsage(is); err != nil {
+		return nil, err
+	}
 	vols, err := volume.Open(s.req.Dirs.Volumes()).List()
 	if err != nil {
 		return nil, err

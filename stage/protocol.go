@@ -65,6 +65,8 @@ const (
 	OpSizes = "sizes"
 	// OpBuild builds an image from a Dockerfile (box build).
 	OpBuild = "build"
+	// OpPruneBuildCache removes what builds left (box builder prune).
+	OpPruneBuildCache = "builder-prune"
 )
 
 // CommitRequest is box commit's: the container, the new image's name (""
@@ -87,6 +89,9 @@ type DiskUsage struct {
 	LayerSizes  map[string]int64    `json:"layerSizes"`
 	Containers  map[string]int64    `json:"containers"`
 	Volumes     map[string]int64    `json:"volumes"`
+	// BuildCache is what box build left: its layers and RUN cache mounts.
+	BuildCacheLayers int   `json:"buildCacheLayers"`
+	BuildCache       int64 `json:"buildCache"`
 }
 
 // CgroupMsg follows a Request with CgroupFollows: the cgroup the CLI made
@@ -178,6 +183,8 @@ type RemoveImagesResult struct {
 	Untagged []string `json:"untagged"`
 	Deleted  []string `json:"deleted"`
 	Errors   []*Error `json:"errors,omitempty"`
+	// BuildCache is what image prune removed of the build cache.
+	BuildCache *BuildCachePruned `json:"buildCache,omitempty"`
 }
 
 // RunRequest creates a container and runs it in the foreground.

@@ -107,6 +107,8 @@ func badCases() []badCase {
 		{name: "build/bad-secret", args: []string{"build", "--secret", "id=x,src=$TMP/nosuch", "$INPUTS"}, want: `^--secret id=x: .*nosuch: no such file or directory$`},
 		{name: "build/bad-pull", args: []string{"build", "--pull=sometimes", "$INPUTS"}, want: `--pull=sometimes: want missing, always, never or newer`},
 		{name: "build/bad-network", args: []string{"build", "--network", "bogus", "$INPUTS"}, want: `^--network bogus: want default, none or host$`},
+		{name: "builder/prune-unconfirmed", args: []string{"builder", "prune"}, want: `confirm with -f \(stdin is not a terminal to ask on\)$`},
+		{name: "builder/no-subcommand", args: []string{"builder"}, want: `^expected "prune"; see 'box builder --help'$`},
 		{name: "build/bad-platform", args: []string{"build", "--platform", "linux/s390x", "$INPUTS"}, want: `box builds only for this machine's platform`},
 		{name: "doctor/format-bogus", args: []string{"doctor", "--format", "yaml"}, want: `^--format must be one of .* but got "yaml"`},
 		{name: "completion/unknown-shell", args: []string{"completion", "tcsh"}, want: `must be one of "bash","zsh","fish" but got "tcsh"`},
