@@ -238,6 +238,7 @@ func (b *builder) stage(ctx context.Context, st *dockerfile.Stage) (*result, err
 		if step.Kind != dockerfile.Config {
 			layer, cached, err = b.layerStep(ctx, st, r, step)
 			if err != nil {
+				b.o.Out.stepFailed(st)
 				var se *StepError
 				if !errors.As(err, &se) {
 					err = &StepError{File: b.o.Dockerfile, Line: step.Line, Stage: b.stageName(st), Instruction: step.Instruction, Err: err}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+	"golang.org/x/term"
 
 	"github.com/boxcli/box/atomicfile"
 	"github.com/boxcli/box/dockerfile"
@@ -127,6 +128,14 @@ func (c *buildCmd) request(e *env) (*stage.BuildRequest, io.Reader, error) {
 	r := &stage.BuildRequest{
 		Tags: c.Tag, Target: c.Target, NoCache: c.NoCache, Pull: string(c.Pull),
 		Quiet: c.Quiet, Squash: c.Squash, Format: c.Format,
+	}
+	switch c.Progress {
+	case "tty":
+		r.ProgressTTY = true
+	case "auto":
+		if f, ok := e.stderr.(*os.File); ok {
+			r.ProgressTTY = term.IsTerminal(int(f.Fd()))
+		}
 	}
 	for _, t := range c.Tag {
 		if err := image.CheckName(t); err != nil {

@@ -20,6 +20,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"github.com/boxcli/box/build"
 	"github.com/boxcli/box/buildctx"
@@ -58,7 +59,9 @@ type BuildRequest struct {
 	Secrets []BuildSecret `json:"secrets,omitempty"`
 	Format  string        `json:"format,omitempty"`
 	Quiet   bool          `json:"quiet,omitempty"`
-	Squash  bool          `json:"squash,omitempty"`
+	// ProgressTTY: the user's stderr is a terminal to draw a live view on.
+	ProgressTTY bool `json:"progressTty,omitempty"`
+	Squash      bool `json:"squash,omitempty"`
 	// Epoch is --timestamp or SOURCE_DATE_EPOCH, in seconds; nil for none.
 	Epoch *int64 `json:"epoch,omitempty"`
 }
@@ -170,6 +173,14 @@ func (s *stage) build(ctx context.Context, is *image.Store, r *BuildRequest) (st
 	}
 	cache := build.FileCache{Dir: filepath.Join(s.req.Dirs.BuildCache(), "index")}
 	out := build.NewProgress(os.Stderr, r.Quiet, plan)
+	if r.ProgressTTY && !r.Quiet {
+		width, _, err := term.GetSize(int(os.Stderr.Fd()))
+		if err != nil {
+			width = 80
+		}
+		out = build.NewTTYProgress(os.Stderr, width, plan)
+	}
+	defer out.Close()
 	id, err := build.Build(ctx, build.Options{
 		Plan: plan, Dockerfile: name, Context: tree, Store: is, Bases: bases,
 		Runner: &buildRunner{s: s, dir: scratch}, Out: out,
