@@ -18,6 +18,7 @@ import (
 	"go.podman.io/storage/pkg/archive"
 	"go.podman.io/storage/pkg/chrootarchive"
 	"go.podman.io/storage/pkg/idtools"
+	"golang.org/x/sys/unix"
 
 	"github.com/boxcli/box/buildctx"
 	"github.com/boxcli/box/dockerfile"
@@ -109,7 +110,7 @@ func copyInto(ctx context.Context, root string, c copySpec) error {
 		}
 		h.Close()
 	}
-	w := &writer{d: d, owner: owner, mode: mode, keepOwners: c.keepOwners, parents: parents}
+	w := &writer{d: d, owner: owner, mode: mode, keepOwners: c.keepOwners, parents: parents, fresh: map[string]bool{}}
 	for _, m := range matches {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -157,9 +158,13 @@ type writer struct {
 	// dirs are the directories written, whose metadata goes on last
 	// (writing their entries changes their times).
 	dirs []dirMeta
-	// parent caches the handle of the directory entries last went to.
+	// parent caches the handle of the directory entries last went to,
+	// and what writeFile may skip there.
 	parent     *os.File
 	parentPath string
+	parentOpts fileOpts
+	// fresh are the directories this copy made: nothing was in them.
+	fresh map[string]bool
 }
 
 type dirMeta struct {
@@ -230,15 +235,17 @@ func (w *writer) writeOne(p string, fi fs.FileInfo, link string, content io.Read
 	mode := fi.Mode()
 	switch {
 	case mode.IsDir():
-		h, err := makeDir(parent, name)
+		made, err := makeDir(parent, name, w.parentOpts.fresh)
 		if err != nil {
 			return err
 		}
-		h.Close()
+		if made {
+			w.fresh[p] = true
+		}
 		w.dirs = append(w.dirs, dirMeta{path: p, m: m})
 		return nil
 	case mode.IsRegular():
-		return writeFile(parent, name, content, m)
+		return writeFile(parent, name, content, m, w.parentOpts)
 	case mode&fs.ModeSymlink != 0:
 		return writeSymlink(parent, name, link, m)
 	case mode&fs.ModeNamedPipe != 0:
@@ -261,6 +268,17 @@ func (w *writer) dirHandle(p string) (*os.File, error) {
 		w.parent.Close()
 	}
 	w.parent, w.parentPath = h, p
+	// A new file is the process's, but for the group of a setgid
+	// directory: what it need not be chowned to.
+	o := fileOpts{fresh: w.fresh[p], creator: ids{os.Geteuid(), os.Getegid()}, umask: processUmask()}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+		return nil, err
+	}
+	if st.Mode&unix.S_ISGID != 0 {
+		o.creator.gid = int(st.Gid)
+	}
+	w.parentOpts = o
 	return h, nil
 }
 

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -167,33 +169,70 @@ func unixMode(m fs.FileMode) uint32 {
 	return n
 }
 
+// fileOpts say what writeFile may skip: files are many, and each system
+// call on a new inode costs (a journal entry, on ext4).
+type fileOpts struct {
+	// fresh: dir was made by this copy, so name cannot exist there yet.
+	fresh bool
+	// creator is who a new file belongs to without a chown: the process's
+	// ids, or the directory's group where the directory is setgid.
+	creator ids
+	umask   uint32
+}
+
 // writeFile writes a regular file name in dir from r, replacing what is
 // there unless it is a directory.
-func writeFile(dir *os.File, name string, r io.Reader, m meta) error {
-	if err := clearFor(dir, name, false); err != nil {
-		return err
+func writeFile(dir *os.File, name string, r io.Reader, m meta, o fileOpts) error {
+	if !o.fresh {
+		if err := clearFor(dir, name, false); err != nil {
+			return err
+		}
 	}
-	f, err := openat(dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW)
+	mode := unixMode(m.mode)
+	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode&0o777)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
 	}
+	f := os.NewFile(uintptr(fd), name)
 	defer f.Close()
 	if _, err := io.Copy(f, r); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	// Owner before mode: chown clears setuid and setgid.
-	if err := f.Chown(m.owner.uid, m.owner.gid); err != nil {
-		return fmt.Errorf("chown %s: %w", name, err)
+	chowned := false
+	if m.owner != o.creator {
+		if err := f.Chown(m.owner.uid, m.owner.gid); err != nil {
+			return fmt.Errorf("chown %s: %w", name, err)
+		}
+		chowned = true
 	}
-	if err := unix.Fchmod(int(f.Fd()), unixMode(m.mode)); err != nil {
-		return fmt.Errorf("chmod %s: %w", name, err)
+	if chowned || mode != mode&0o777&^o.umask {
+		if err := unix.Fchmod(fd, mode); err != nil {
+			return fmt.Errorf("chmod %s: %w", name, err)
+		}
 	}
 	ts := []unix.Timespec{unix.NsecToTimespec(m.mtime.UnixNano()), unix.NsecToTimespec(m.mtime.UnixNano())}
-	if err := unix.UtimesNanoAt(int(f.Fd()), "", ts, unix.AT_EMPTY_PATH); err != nil {
+	if err := unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH); err != nil {
 		return fmt.Errorf("set the times of %s: %w", name, err)
 	}
 	return f.Close()
 }
+
+// processUmask is this process's umask, read without changing it (umask(2)
+// would, for every thread, while other steps may be writing).
+var processUmask = sync.OnceValue(func() uint32 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+				if n, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+					return uint32(n)
+				}
+			}
+		}
+	}
+	return 0o777 // unknown: every file gets its chmod
+})
 
 // writeSymlink makes name in dir a symlink to target.
 func writeSymlink(dir *os.File, name, target string, m meta) error {
@@ -225,16 +264,19 @@ func writeFifo(dir *os.File, name string, m meta) error {
 }
 
 // makeDir makes name in dir a directory (keeping one that is there) and
-// returns a handle on it. Its metadata is set by setMeta once its
+// says whether it made it. Its metadata is set by setMeta once its
 // entries are written, which change its times.
-func makeDir(dir *os.File, name string) (*os.File, error) {
-	if err := clearFor(dir, name, true); err != nil {
-		return nil, err
+func makeDir(dir *os.File, name string, fresh bool) (bool, error) {
+	if !fresh {
+		if err := clearFor(dir, name, true); err != nil {
+			return false, err
+		}
 	}
-	if err := unix.Mkdirat(int(dir.Fd()), name, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
-		return nil, fmt.Errorf("mkdir %s: %w", name, err)
+	err := unix.Mkdirat(int(dir.Fd()), name, 0o700)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return false, fmt.Errorf("mkdir %s: %w", name, err)
 	}
-	return openat(dir, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW)
+	return err == nil, nil
 }
 
 // setMeta sets the owner, mode and times of name in dir (not a symlink).
