@@ -154,6 +154,11 @@ func condition(cond string) (bool, error) {
 	case "user-dbus":
 		return userBus(), nil
 	}
+	// env:NAME: the test process's environment sets NAME (the scripts' own
+	// environment is made from it: see setup).
+	if name, ok := strings.CutPrefix(cond, "env:"); ok {
+		return os.Getenv(name) != "", nil
+	}
 	if name, ok := strings.CutPrefix(cond, "cgroup-controller:"); ok {
 		return ownController(name), nil
 	}
