@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/patternmatcher"
 	digest "github.com/opencontainers/go-digest"
 	"go.podman.io/storage/pkg/archive"
 	"go.podman.io/storage/pkg/chrootarchive"
@@ -72,6 +73,16 @@ func copyInto(ctx context.Context, root string, c copySpec) error {
 	type match struct {
 		src buildctx.Source
 		url string
+		// under is, for --parents, the path the source keeps below the
+		// destination: its path from the context's root, or from the
+		// pivot a /./ marks.
+		under string
+	}
+	var excl *patternmatcher.PatternMatcher
+	if len(cs.Exclude) > 0 {
+		if excl, err = patternmatcher.New(cs.Exclude); err != nil {
+			return fmt.Errorf("--exclude: %w", err)
+		}
 	}
 	var matches []match
 	for _, s := range cs.Sources {
@@ -79,12 +90,28 @@ func copyInto(ctx context.Context, root string, c copySpec) error {
 			matches = append(matches, match{url: s})
 			continue
 		}
+		pivot := ""
+		if cs.Parents {
+			if p, _, ok := strings.Cut(s, "/./"); ok {
+				pivot = strings.Trim(path.Clean("/"+p), "/")
+			}
+		}
 		found, err := c.tree.Match(s)
 		if err != nil {
 			return err
 		}
 		for _, f := range found {
-			matches = append(matches, match{src: f})
+			if excluded(excl, f.Name) {
+				continue
+			}
+			m := match{src: f}
+			if cs.Parents {
+				m.under = f.Rel
+				if pivot != "" {
+					m.under = strings.TrimPrefix(strings.TrimPrefix(f.Rel, pivot), "/")
+				}
+			}
+			matches = append(matches, m)
 		}
 	}
 	destDir := strings.HasSuffix(cs.Dest, "/")
@@ -131,7 +158,13 @@ func copyInto(ctx context.Context, root string, c copySpec) error {
 			}
 			continue
 		}
-		if err := w.copySource(c.tree, m.src, destPath, destDir); err != nil {
+		target := ""
+		if cs.Parents {
+			target = path.Join(destPath, m.under)
+		} else if target, err = w.target(destPath, destDir, m.src.Name, m.src.Info.IsDir()); err != nil {
+			return err
+		}
+		if err := w.copySource(c.tree, m.src, target, excl); err != nil {
 			return err
 		}
 	}
@@ -187,13 +220,14 @@ func (w *writer) target(destPath string, destDir bool, name string, srcIsDir boo
 	return destPath, nil
 }
 
-// copySource copies one matched source.
-func (w *writer) copySource(tree *buildctx.Tree, s buildctx.Source, destPath string, destDir bool) error {
-	target, err := w.target(destPath, destDir, s.Name, s.Info.IsDir())
-	if err != nil {
-		return err
-	}
+// copySource copies one matched source to target: a directory's
+// contents into it, a file as it. What --exclude's patterns match
+// (relative to the source) is left out.
+func (w *writer) copySource(tree *buildctx.Tree, s buildctx.Source, target string, excl *patternmatcher.PatternMatcher) error {
 	return tree.Walk(s, func(e buildctx.Entry) error {
+		if e.Rel != "." && excluded(excl, e.Rel) {
+			return nil
+		}
 		p := target
 		if e.Rel != "." {
 			p = path.Join(target, e.Rel)
@@ -209,6 +243,16 @@ func (w *writer) copySource(tree *buildctx.Tree, s buildctx.Source, destPath str
 		}
 		return w.writeOne(p, e.Info, e.Link, r, hostOwner(e.Info))
 	})
+}
+
+// excluded says whether --exclude's patterns leave rel out, or one of the
+// directories it is in.
+func excluded(pm *patternmatcher.PatternMatcher, rel string) bool {
+	if pm == nil {
+		return false
+	}
+	ok, err := pm.MatchesOrParentMatches(rel)
+	return err == nil && ok
 }
 
 // writeOne writes one entry at p (absolute, inside the root).
