@@ -97,9 +97,9 @@ type KeptDir struct {
 }
 
 // Commit unmounts the layer and makes it an image layer: its diff is read
-// once, for its digest and tar-split, and where the driver can take a
-// directory as a layer (overlay, fuse-overlayfs) the directory the step
-// wrote is moved into place, not copied; vfs copies it back in. A layer
+// once, for its digest and tar-split, and on native overlay the directory
+// the step wrote is moved into place, not copied; fuse-overlayfs and vfs
+// apply the diff again. A layer
 // with no changes is discarded: Commit then returns nil. A layer with the
 // same parent and content that exists already is taken instead.
 func (w *WorkLayer) Commit(o CommitLayerOptions) (*Layer, error) {
@@ -107,8 +107,12 @@ func (w *WorkLayer) Commit(o CommitLayerOptions) (*Layer, error) {
 	if _, err := s.store.Unmount(w.id, true); err != nil && !errors.Is(err, storage.ErrLayerNotMounted) {
 		return nil, fmt.Errorf("unmount layer %s: %w", w.id[:12], err)
 	}
+	// Only native overlay's upper directory is a layer as it stands:
+	// fuse-overlayfs's holds its own markers and copies up a hard-linked
+	// file under whichever name it met first, which only its own inode
+	// map makes sense of; vfs has no staging.
 	diffDir, err := s.store.DifferTarget(w.id)
-	staged := err == nil
+	staged := err == nil && s.driver == DriverOverlay
 	if staged {
 		pruneKept(diffDir, o.Kept)
 	}
