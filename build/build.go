@@ -377,7 +377,7 @@ func (b *builder) layerStep(ctx context.Context, st *dockerfile.Stage, r *result
 			singleID: b.o.Store.SingleID(), tmpDir: b.o.TmpDir, epoch: b.o.Epoch,
 		})
 	case dockerfile.Workdir:
-		err = makeWorkdir(w.Root, step.Workdir)
+		err = makeWorkdir(w.Root, step.Workdir, b.o.Store.SingleID())
 	}
 	if err != nil {
 		return nil, false, err
@@ -421,14 +421,14 @@ func (b *builder) cached(key digest.Digest) (*image.Layer, bool) {
 }
 
 // makeWorkdir makes WORKDIR's directory, owned by the stage's USER.
-func makeWorkdir(root string, w *dockerfile.WorkdirStep) error {
+func makeWorkdir(root string, w *dockerfile.WorkdirStep, singleID bool) error {
 	d, err := openDest(root)
 	if err != nil {
 		return err
 	}
 	defer d.close()
 	owner := ids{}
-	if w.User != "" {
+	if w.User != "" && !singleID {
 		o, err := chownOwner(d, w.User)
 		if err != nil {
 			return fmt.Errorf("USER %s: %w", w.User, err)

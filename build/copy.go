@@ -137,7 +137,12 @@ func copyInto(ctx context.Context, root string, c copySpec) error {
 		}
 		h.Close()
 	}
-	w := &writer{d: d, owner: owner, mode: mode, keepOwners: c.keepOwners, parents: parents, fresh: map[string]bool{}}
+	if c.singleID {
+		// One id maps (no subordinate range): every file is root's, as
+		// containers/storage makes them in that case.
+		owner, parents = nil, ids{}
+	}
+	w := &writer{d: d, owner: owner, mode: mode, keepOwners: c.keepOwners && !c.singleID, parents: parents, fresh: map[string]bool{}}
 	for _, m := range matches {
 		if err := ctx.Err(); err != nil {
 			return err
