@@ -27,7 +27,7 @@ import (
 
 type buildCmd struct {
 	registryFlags
-	Tag       []string   `short:"t" help:"Name[:tag] for the image; may be given several times."`
+	Tag       []string   `short:"t" sep:"none" help:"Name[:tag] for the image; may be given several times."`
 	File      string     `short:"f" help:"The Dockerfile (default: CONTEXT/Dockerfile, else CONTEXT/Containerfile; - reads it from stdin)."`
 	BuildArg  []string   `name:"build-arg" sep:"none" help:"A build arg, KEY=VALUE, or KEY to take its value from the environment."`
 	Target    string     `help:"The stage to build (default: the last)."`
