@@ -173,7 +173,30 @@ func newParser(r *root, args []string, e *env) (*kong.Kong, error) {
 		return nil, err
 	}
 	splitExamples(parser.Model.Node)
+	if n := namedCommand(parser.Model.Node, args); n != nil && slices.ContainsFunc(n.Flags, func(f *kong.Flag) bool { return f.Short == 'h' }) {
+		// Docker's run and create take -h for --hostname. Kong looks a
+		// short flag up in the root's flags first, where its help flag
+		// is: there, and only for such a command, it keeps --help alone.
+		parser.Model.HelpFlag.Short = 0
+	}
 	return parser, nil
+}
+
+// namedCommand is the command node args name in the grammar n (box
+// container run: run under container), or nil when they name none.
+func namedCommand(n *kong.Node, args []string) *kong.Node {
+	var found *kong.Node
+	for _, w := range commandWords(args) {
+		i := slices.IndexFunc(n.Children, func(c *kong.Node) bool {
+			return c.Type == kong.CommandNode && (c.Name == w || slices.Contains(c.Aliases, w))
+		})
+		if i < 0 {
+			break
+		}
+		n = n.Children[i]
+		found = n
+	}
+	return found
 }
 
 // commands gives kong root's commands as dynamic commands: only the one
@@ -211,18 +234,29 @@ func commands(r *root, args []string) []kong.Option {
 // commandWord is the command args name: the first word after the global
 // flags, or "" when a flag box does not know comes first.
 func commandWord(args []string) string {
+	if w := commandWords(args); len(w) > 0 {
+		return w[0]
+	}
+	return ""
+}
+
+// commandWords are the words args start with, global flags left out, up
+// to the first other flag: the command and its subcommand, if any, come
+// first (then maybe an argument, which names no command).
+func commandWords(args []string) []string {
+	var words []string
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
 		case a == "--debug" || strings.HasPrefix(a, "--storage-driver="):
 		case a == "--storage-driver":
 			i++
 		case strings.HasPrefix(a, "-"):
-			return ""
+			return words
 		default:
-			return a
+			words = append(words, a)
 		}
 	}
-	return ""
+	return words
 }
 
 // kebab is kong's name for a command field: ContainerLs -> container-ls.

@@ -55,7 +55,7 @@ type runCmd struct {
 	Volume        []string          `short:"v" sep:"none" help:"Bind-mount a host path: HOST:CONTAINER[:ro|rw]."`
 	Mount         []string          `sep:"none" help:"Mount: type=bind,source=...,target=...[,readonly] or type=tmpfs,target=...[,tmpfs-size=...,tmpfs-mode=...]."`
 	Tmpfs         []string          `sep:"none" help:"Mount a tmpfs: PATH[:OPTIONS]."`
-	Hostname      string            `help:"Container host name (default: the short container ID)."`
+	Hostname      string            `short:"h" help:"Container host name (default: the short container ID)."`
 	ReadOnly      bool              `name:"read-only" help:"Mount the container's root filesystem read-only."`
 	Userns        string            `help:"User namespace: auto (subordinate ids; the default), single (one ID) or keep-id (your uid is yours inside too)."`
 	Network       string            `name:"network" aliases:"net" help:"Network: slirp4netns[:allow_host_loopback=true,mtu=N,port_handler=rootlesskit|slirp4netns] (the default), pasta, none, host."`
