@@ -51,7 +51,7 @@ func (c *saveCmd) Run(e *env) error {
 		if c.Format == image.FormatOCIDir {
 			return fmt.Errorf("--format oci-dir needs -o DIR")
 		}
-		dest = "/proc/self/fd/1" // the stage writes to the stdout it shares with us
+		// No Dest: the stage writes to the stdout it shares with us.
 	}
 	return e.imageOp(stage.OpSave, &stage.ImageRequest{Refs: c.Images, Dest: dest, Format: c.Format}, nil)
 }

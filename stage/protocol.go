@@ -157,7 +157,7 @@ type PullRequest struct {
 type ImageRequest struct {
 	Refs   []string `json:"refs,omitempty"`
 	Name   string   `json:"name,omitempty"`   // tag: the new name
-	Dest   string   `json:"dest,omitempty"`   // save: the file or directory
+	Dest   string   `json:"dest,omitempty"`   // save: the file or directory; "" for stdout
 	Format string   `json:"format,omitempty"` // save: docker-archive, oci-archive, oci-dir
 	Force  bool     `json:"force,omitempty"`
 	All    bool     `json:"all,omitempty"`
