@@ -58,7 +58,7 @@ type runCmd struct {
 	Hostname      string            `short:"h" help:"Container host name (default: the short container ID)."`
 	ReadOnly      bool              `name:"read-only" help:"Mount the container's root filesystem read-only."`
 	Userns        string            `help:"User namespace: auto (subordinate ids; the default), single (one ID) or keep-id (your uid is yours inside too)."`
-	Network       string            `name:"network" aliases:"net" help:"Network: slirp4netns[:allow_host_loopback=true,mtu=N,port_handler=rootlesskit|slirp4netns] (the default), pasta, none, host."`
+	Network       string            `name:"network" aliases:"net" help:"Network: slirp4netns[:allow_host_loopback=true,mtu=N,port_handler=rootlesskit|slirp4netns] (the default), none, host, container:NAME (another container's) or ns:PATH."`
 	Publish       []string          `short:"p" sep:"none" help:"Publish a port: [hostIP:][hostPort:]containerPort[/tcp|/udp]; ranges like 8000-8001:80-81; no hostPort picks a free one (see box port)."`
 	PublishAll    bool              `short:"P" name:"publish-all" help:"Publish every port the image exposes on a free host port."`
 	Expose        []string          `sep:"none" help:"Expose a port or range (for -P): PORT[/PROTO]."`
@@ -419,9 +419,6 @@ func (c *runCmd) networkConfig(cfg *container.Config, warn func(string)) error {
 	mode, err := network.Parse(c.Network)
 	if err != nil {
 		return err
-	}
-	if mode.Kind == network.Pasta {
-		return fmt.Errorf("%w %q: box runs slirp4netns, none, host, container: and ns: networks", network.ErrBadMode, c.Network)
 	}
 	for _, p := range c.Publish {
 		specs, err := portfwd.Parse(p)
