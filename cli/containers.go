@@ -377,11 +377,11 @@ func (c *rmCmd) prepare(records *container.Store, ref string) (string, func(), e
 			unlock()
 			return "", nil, c.refuseRunning(ct)
 		}
-		if err := syscall.Kill(ct.State.Pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+		if err := syscall.Kill(ct.State.MonitorPid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
 			unlock()
 			return "", nil, fmt.Errorf("kill container %s: %w", ct.Config.Name, err)
 		}
-		for i := 0; i < 500 && container.Alive(ct.State.Pid, ct.State.PidStart); i++ {
+		for i := 0; i < 500 && container.Alive(ct.State.MonitorPid, ct.State.MonitorStart); i++ {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}

@@ -28,7 +28,7 @@ type execCmd struct {
 // enterContainer prepares role to run in the namespaces of a running
 // container (see package enter).
 func enterContainer(ct *container.Container, role string, namespaces ...string) (*enter.Entry, error) {
-	initPid, err := container.InitOf(ct.State.Pid)
+	initPid, err := container.InitPid(ct.State)
 	if err != nil {
 		return nil, err
 	}

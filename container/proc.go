@@ -74,20 +74,21 @@ func parseStat(b []byte) (state byte, start uint64, err error) {
 }
 
 // Observed is st as readers should see it, given a liveness check (Alive,
-// or a fake in tests). A record that says a box process is running (Running,
-// or Created with a Pid, between create and start) is only true while that
-// process lives; once it is gone, killed or lost in a reboot, nobody is left
-// to record the exit. Observed then reports Exited, code 137 unless one was
-// recorded, the error "box process died", and no Pid, since the pid may
-// already belong to another process. FinishedAt stays unknown (zero).
+// or a fake in tests) of its monitor. A record that says a box process is
+// running (Running, or Created with a MonitorPid, between create and start)
+// is only true while that process lives; once it is gone, killed or lost
+// in a reboot, nobody is left to record the exit. Observed then reports
+// Exited, code 137 unless one was recorded, the error "box process died",
+// and no pids, since they may already belong to other processes.
+// FinishedAt stays unknown (zero).
 //
 // Get and List return this view without rewriting the file; whoever acts on
 // the container can record it with Update under the container's lock.
 func Observed(st State, alive func(pid int, start uint64) bool) State {
-	if st.Status != Running && (st.Status != Created || st.Pid == 0) {
+	if st.Status != Running && (st.Status != Created || st.MonitorPid == 0) {
 		return st
 	}
-	if st.Pid > 0 && alive(st.Pid, st.PidStart) {
+	if st.MonitorPid > 0 && alive(st.MonitorPid, st.MonitorStart) {
 		return st
 	}
 	st.Status = Exited
@@ -97,7 +98,7 @@ func Observed(st State, alive func(pid int, start uint64) bool) State {
 	if st.Error == "" {
 		st.Error = "box process died"
 	}
-	st.Pid, st.PidStart, st.Ports = 0, 0, nil
+	st.Pid, st.MonitorPid, st.MonitorStart, st.Ports = 0, 0, 0, nil
 	return st
 }
 
@@ -111,6 +112,32 @@ func SelfStartTime() (uint64, error) {
 	}
 	_, start, err := parseStat(b)
 	return start, err
+}
+
+// InitPid is the host pid of a running container's PID 1: the recorded
+// one, once checked to still be the monitor's child in a pid namespace of
+// its own (the container may have ended since, and its pid gone to
+// another process), else the one found from the monitor (a record
+// written before pids were recorded).
+func InitPid(st State) (int, error) {
+	if st.Pid > 0 && st.MonitorPid > 0 {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", st.Pid)); err == nil {
+			if ppid, err := parsePPid(b); err == nil && ppid == st.MonitorPid && ownPidNS(st.Pid, st.MonitorPid) {
+				return st.Pid, nil
+			}
+		}
+	}
+	if st.MonitorPid <= 0 {
+		return 0, fmt.Errorf("find the container's init: it does not run")
+	}
+	return InitOf(st.MonitorPid)
+}
+
+// ownPidNS says process pid is in another pid namespace than keeper.
+func ownPidNS(pid, keeper int) bool {
+	own, err1 := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", keeper))
+	theirs, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
+	return err1 == nil && err2 == nil && own != theirs
 }
 
 // InitOf finds a running container's PID 1 from its keeper (the stage):

@@ -64,6 +64,8 @@ type stage struct {
 	out *replier
 	// requests is the request pipe, which a CgroupMsg may follow.
 	requests *json.Decoder
+	// hostProc is the host's /proc (see openHostProc); nil if unknown.
+	hostProc *os.File
 }
 
 // awaitCgroup waits for the cgroup the CLI makes while this stage works,
@@ -120,12 +122,14 @@ func Main() int {
 	}
 	// A /proc of the stage's own pid namespace, so the pids of its children
 	// name the right processes (keep-id writes their id maps). Host pids
-	// therefore mean nothing here: liveness and kills stay in the CLI.
+	// therefore mean nothing here: liveness and kills stay in the CLI. The
+	// host's, kept open, only tells the container's PID 1 for its record.
+	hostProc := openHostProc()
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		out.send(Reply{Error: &Error{Msg: fmt.Sprintf("mount /proc for box's pid namespace: %v", err)}})
 		return 125
 	}
-	s := &stage{req: req, out: out, requests: requests}
+	s := &stage{req: req, out: out, requests: requests, hostProc: hostProc}
 	result, exit, err := s.dispatch(context.Background())
 	switch {
 	case err != nil:

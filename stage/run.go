@@ -297,7 +297,10 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	settle(proc)
 	start, _ := container.SelfStartTime()
 	_ = records.Update(id, func(st *container.State) error {
-		*st = container.State{Status: container.Running, Pid: s.req.HostPID, PidStart: start, StartedAt: time.Now().UTC(), Ports: net.ports(), Cgroup: s.req.Cgroup, Health: restartHealth(cfg, st.Health)}
+		*st = container.State{
+			Status: container.Running, Pid: s.initHostPid(proc), MonitorPid: s.req.HostPID, MonitorStart: start,
+			StartedAt: time.Now().UTC(), Ports: net.ports(), Cgroup: s.req.Cgroup, Health: restartHealth(cfg, st.Health),
+		}
 		return nil
 	})
 	s.event("container", "start", id, ctrAttrs(cfg, nil))
@@ -350,7 +353,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		// which starts over once a run lasted ten seconds.
 		backoff = backoffAfter(backoff, time.Since(ranFrom))
 		_ = records.Update(id, func(st *container.State) error {
-			st.Restarting, st.ExitCode, st.FinishedAt = true, code, time.Now().UTC()
+			st.Restarting, st.ExitCode, st.FinishedAt, st.Pid = true, code, time.Now().UTC(), 0
 			return nil
 		})
 		logs.ended(code)
@@ -373,6 +376,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		settle(proc)
 		_ = records.Update(id, func(st *container.State) error {
 			st.RestartCount, st.StartedAt, st.Ports, st.Restarting = restarts+1, time.Now().UTC(), net.ports(), false
+			st.Pid = s.initHostPid(proc)
 			st.Health = restartHealth(cfg, st.Health)
 			return nil
 		})
@@ -392,12 +396,22 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		return code, nil
 	}
 	_ = records.Update(id, func(st *container.State) error {
-		st.Status, st.ExitCode, st.FinishedAt, st.Pid, st.PidStart, st.Ports = container.Exited, code, time.Now().UTC(), 0, 0, nil
+		st.Status, st.ExitCode, st.FinishedAt, st.Pid, st.MonitorPid, st.MonitorStart, st.Ports = container.Exited, code, time.Now().UTC(), 0, 0, 0, nil
 		st.Restarting = false
 		st.OOMKilled, st.Cgroup = cg != nil && cg.OOMKilled(), ""
 		return nil
 	})
 	return code, nil
+}
+
+// initHostPid is the host's pid of the container's PID 1, for its record;
+// 0 where it cannot be told (box then finds it from the monitor).
+func (s *stage) initHostPid(proc *sandbox.Process) int {
+	pid, err := hostPid(s.hostProc, s.req.HostPID, proc.Pid())
+	if err != nil {
+		return 0
+	}
+	return pid
 }
 
 // restartHealth is the health of a container that (re)starts: checks
