@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -164,11 +165,19 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	}
 	runDir := s.req.Dirs.ContainerRun(id)
 	var root string
+	release := func() {} // the container's root filesystem
 	if is != nil {
 		if root, err = is.Mount(id); err != nil {
 			return 0, err
 		}
-		defer func() { _ = is.Unmount(id) }()
+		testMountPause()
+		// Once only: a second unmount would take the next start's mount
+		// away (see the end of this function).
+		release = sync.OnceFunc(func() {
+			testMountPause()
+			_ = is.Unmount(id)
+		})
+		defer release()
 		if err := s.populateVolumes(cfg, root); err != nil {
 			return 0, err
 		}
@@ -384,7 +393,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	}
 	if cfg.AutoRemove {
 		if is != nil {
-			_ = is.Unmount(id)
+			release()
 			if err := is.DeleteContainer(id); err != nil {
 				s.out.warnf("remove container layer %s: %v", id[:12], err)
 			}
@@ -395,6 +404,18 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		s.event("container", "destroy", id, ctrAttrs(cfg, nil))
 		return code, nil
 	}
+	// The record saying the container stopped is what lets its next start
+	// begin (start -a returns on it, start waits for it under the start
+	// lock); what that start shares with this monitor goes first. The
+	// layer's mount: containers/storage counts mounts across stages, and
+	// this unmount removes the mount point, which detaches the next
+	// stage's mount of it in that stage's namespace, so its container
+	// would find no root filesystem ("exec sh: not found"). And the attach
+	// socket's name, which the next monitor binds.
+	release()
+	if logs != nil {
+		logs.unlisten()
+	}
 	_ = records.Update(id, func(st *container.State) error {
 		st.Status, st.ExitCode, st.FinishedAt, st.Pid, st.MonitorPid, st.MonitorStart, st.Ports = container.Exited, code, time.Now().UTC(), 0, 0, 0, nil
 		st.Restarting = false
@@ -402,6 +423,17 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		return nil
 	})
 	return code, nil
+}
+
+// testMountPause sleeps for $_BOX_TEST_MOUNT_PAUSE (a duration) after the
+// stage mounts a container's root filesystem and before it unmounts it:
+// the test suite widens the window in which a start right after the end
+// of the container's previous run could meet that run's unmount
+// (start.txtar). Unset, it does nothing.
+func testMountPause() {
+	if d, err := time.ParseDuration(os.Getenv("_BOX_TEST_MOUNT_PAUSE")); err == nil {
+		time.Sleep(d)
+	}
 }
 
 // initHostPid is the host's pid of the container's PID 1, for its record;
