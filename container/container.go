@@ -63,7 +63,7 @@ type Config struct {
 	Init       bool `json:"init,omitempty"`
 	ReadOnly   bool `json:"readOnly,omitempty"`
 	AutoRemove bool `json:"autoRemove,omitempty"`
-	// LogMaxSize caps a detached container's log file (0: the default);
+	// LogMaxSize caps the container's log file (0: the default);
 	// from the config file's log_max_size.
 	LogMaxSize    int64             `json:"logMaxSize,omitempty"`
 	Mounts        []Mount           `json:"mounts,omitempty"`

@@ -232,6 +232,18 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	} else if cfg.Tty {
 		stdio.Console = os.NewFile(fdConsole, "console")
 	}
+	var fg *foregroundIO
+	if !o.detach && !cfg.Tty {
+		logPath := filepath.Join(records.Dir(id), LogFile)
+		if cfg.AutoRemove {
+			logPath = ""
+		}
+		if fg, err = newForegroundIO(logPath, cfg.LogMaxSize, cfg.Interactive); err != nil {
+			return 0, err
+		}
+		defer fg.close()
+		stdio = fg.stdio
+	}
 	// The CLI started this stage in the container's cgroup, if it has one.
 	// box update may change the limits while it runs: a restart takes the
 	// recorded ones.
@@ -296,6 +308,9 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	if err != nil {
 		return 0, err
 	}
+	if fg != nil {
+		fg.started()
+	}
 	settle := func(proc *sandbox.Process) {
 		if cg != nil {
 			if err := cg.Settle(files, InitTasks(cfg, proc.Pid())); err != nil {
@@ -336,6 +351,9 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		code = waitSignalling(proc, sigs)
 		told = false
 		checks.stop()
+		if fg != nil {
+			fg.drained()
+		}
 		oom := cg != nil && cg.OOMKilled()
 		if oom {
 			s.event("container", "oom", id, ctrAttrs(cfg, nil))
