@@ -52,7 +52,7 @@ type root struct {
 	Commit      commitCmd      `cmd:"" group:"Containers" help:"Make an image of a container's files and settings.\n\nExample: box commit -c 'CMD [\"httpd\", \"-f\"]' -m 'add site' web mysite:1"`
 	Cp          cpCmd          `cmd:"" group:"Containers" help:"Copy files between a container and the host (- is a tar stream).\n\nExample: box cp web:/etc/hosts ./hosts"`
 	Diff        diffCmd        `cmd:"" group:"Containers" help:"List the files a container added (A), changed (C) or deleted (D).\n\nExample: box diff web"`
-	Export      exportCmd      `cmd:"" group:"Containers" help:"Write a stopped container's root filesystem as a tar archive.\n\nExample: box export -o rootfs.tar web"`
+	Export      exportCmd      `cmd:"" group:"Containers" help:"Write a container's root filesystem as a tar archive.\n\nExample: box export -o rootfs.tar web"`
 	Top         topCmd         `cmd:"" group:"Containers" help:"Show a container's processes (ps options allowed).\n\nExample: box top web"`
 	Ps          psCmd          `cmd:"" group:"Containers" help:"List containers.\n\nExample: box ps -a --format json"`
 	Rm          rmCmd          `cmd:"" group:"Containers" help:"Remove containers.\n\nExample: box rm -f web"`

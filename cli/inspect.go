@@ -369,7 +369,7 @@ type containerCmd struct {
 	Rename  renameCmd           `cmd:"" help:"Rename a container.\n\nExample: box container rename web web-old"`
 	Cp      cpCmd               `cmd:"" help:"Copy files between a container and the host.\n\nExample: box container cp web:/etc/hosts ./hosts"`
 	Diff    diffCmd             `cmd:"" help:"List a container's changed files.\n\nExample: box container diff web"`
-	Export  exportCmd           `cmd:"" help:"Write a stopped container's files as a tar archive.\n\nExample: box container export -o rootfs.tar web"`
+	Export  exportCmd           `cmd:"" help:"Write a container's files as a tar archive.\n\nExample: box container export -o rootfs.tar web"`
 	Top     topCmd              `cmd:"" help:"Show a container's processes.\n\nExample: box container top web"`
 	Attach  attachCmd           `cmd:"" help:"Attach to a running container.\n\nExample: box container attach web"`
 	Port    portCmd             `cmd:"" help:"List a container's published ports.\n\nExample: box container port web 80/tcp"`
