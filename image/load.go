@@ -292,7 +292,7 @@ func (s *Store) copyIn(ctx context.Context, tx *loadTx, src types.ImageReference
 	if len(names) > 0 {
 		destName = names[0] + destName
 	}
-	dest, err := istorage.Transport.ParseStoreReference(s.store, destName)
+	dest, err := istorage.Transport.ParseStoreReference(guardedStore{s.store}, destName)
 	if err != nil {
 		return nil, err
 	}
