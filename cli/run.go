@@ -105,7 +105,9 @@ func (c *runCmd) Run(e *env) error {
 		}
 		return withLoginHint(c.Image, err)
 	}
-	if c.Tty && c.Interactive {
+	if c.Tty && (c.Interactive || !c.Rm) {
+		// -it, and -t of a container that keeps its log: under its
+		// monitor, which writes the log from the pty, attached at once.
 		return withLoginHint(c.Image, c.runAttached(e, req, maps, join, records))
 	}
 	err = foreground(e, req, maps, join, c.Interactive, c.Tty, func() {
@@ -235,7 +237,9 @@ func (c *runCmd) runDetached(e *env, req stage.Request, maps userns.Maps, join *
 
 // runAttached is run -it: the container runs under its monitor and the
 // terminal attaches to it, so that, as with Docker, ctrl-p ctrl-q leaves
-// it running in the background.
+// it running in the background. And run -t without -i, unless --rm: the
+// monitor keeps its log (only it sees the pty), and the signals box gets
+// go to the container as they did when the CLI relayed the pty itself.
 func (c *runCmd) runAttached(e *env, req stage.Request, maps userns.Maps, join *stage.Join, records *container.Store) error {
 	keys, err := attach.ParseDetachKeys(c.DetachKeys)
 	if err != nil {
@@ -253,7 +257,7 @@ func (c *runCmd) runAttached(e *env, req stage.Request, maps userns.Maps, join *
 	if err := c.ready(); err != nil {
 		e.warn(err.Error())
 	}
-	return attachTo(e, req.Dirs, records, ct, attachOptions{stdin: true, keys: keys, sigProxy: c.SigProxy})
+	return attachTo(e, req.Dirs, records, ct, attachOptions{stdin: true, keys: keys, sigProxy: c.SigProxy, ttySignals: !c.Interactive})
 }
 
 // relaySignals passes signals to send until done is closed; SIGWINCH
