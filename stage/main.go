@@ -14,6 +14,7 @@ import (
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/events"
 	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/subreaper"
 	"github.com/boxcli/box/userns"
 )
 
@@ -125,6 +126,12 @@ func Main() int {
 		out.send(Reply{Error: &Error{Msg: fmt.Sprintf("mount /proc for box's pid namespace: %v", err)}})
 		return 125
 	}
+	// PID 1 of its pid namespace, the stage inherits whatever is orphaned
+	// in it: above all a healthcheck's or exec's child in the container,
+	// once nsenter, which forked it, is gone. Unreaped, one such zombie
+	// keeps the container's pid namespace, and so the wait for its init,
+	// from ever ending.
+	defer subreaper.Start()()
 	s := &stage{req: req, out: out, requests: requests}
 	result, exit, err := s.dispatch(context.Background())
 	switch {

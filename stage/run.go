@@ -67,7 +67,11 @@ func (s *stage) create(ctx context.Context, records *container.Store, r *RunRequ
 			return nil, is, err
 		}
 		cfg.ImageID, imgCfg = img.ID, img.Config
-		cfg.Healthcheck = health.Merge(cfg.Healthcheck, img.Healthcheck)
+		var notes []string
+		cfg.Healthcheck, notes = health.MergeImage(cfg.Healthcheck, img.Healthcheck)
+		for _, n := range notes {
+			s.out.warnf("%s", n)
+		}
 		for p := range imgCfg.ExposedPorts {
 			if !slices.Contains(cfg.ExposedPorts, p) {
 				cfg.ExposedPorts = append(cfg.ExposedPorts, p)
