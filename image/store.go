@@ -18,6 +18,8 @@ import (
 	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
+
+	"github.com/boxcli/box/diskreserve"
 )
 
 var (
@@ -73,6 +75,8 @@ type Store struct {
 	// single is set when the namespace maps one id; warnf is Options.Warnf.
 	single bool
 	warnf  func(format string, args ...any)
+	// reserve is what lets removals work on a full disk (see Reserve).
+	reserve diskreserve.Reserve
 }
 
 // Files and directories box keeps next to containers/storage's own in GraphRoot.
@@ -81,7 +85,16 @@ const (
 	cacheDirName     = "box-blobinfocache"
 	registriesConf   = "box-registries.conf"
 	overlayProbeFile = "box-overlay-probe"
+	reserveFile      = "box-reserve"
 )
+
+// Reserve is the store's reserve of disk space (package diskreserve): on
+// a full disk, containers/storage cannot delete a layer, as it rewrites
+// its records first, and a monitor cannot record how its container ended.
+// Every Open makes it where there is room.
+func Reserve(graphRoot string) diskreserve.Reserve {
+	return diskreserve.New(filepath.Join(graphRoot, reserveFile))
+}
 
 // Open opens the store in opts.GraphRoot, choosing the storage driver as
 // described in Options.Driver.
@@ -116,15 +129,28 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	reserve := Reserve(opts.GraphRoot)
+	_ = reserve.Ensure() // best effort: a store works without
 	return &Store{
-		store:  st,
-		driver: driver,
-		sys:    sys,
-		policy: &signature.Policy{Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()}},
-		tmpDir: sys.BigFilesTemporaryDir,
-		single: single,
-		warnf:  warnf,
+		store:   st,
+		driver:  driver,
+		sys:     sys,
+		policy:  &signature.Policy{Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()}},
+		tmpDir:  sys.BigFilesTemporaryDir,
+		single:  single,
+		warnf:   warnf,
+		reserve: reserve,
 	}, nil
+}
+
+// freeing runs op, which frees space (it deletes what): if the disk is
+// too full for it, it runs again with the reserve given back, and says so.
+func (s *Store) freeing(what string, op func() error) error {
+	used, err := s.reserve.Retry(op)
+	if used && err == nil {
+		s.warnf("the filesystem of %s is full: box used its reserve to delete %s", s.store.GraphRoot(), what)
+	}
+	return err
 }
 
 // systemContext keeps the host's /etc/containers and /var/tmp out of box:

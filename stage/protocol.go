@@ -12,10 +12,12 @@ package stage
 import (
 	"encoding/json"
 	"errors"
+	"syscall"
 
 	"github.com/boxcli/box/boxdirs"
 	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/diskreserve"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/netslirp"
 	"github.com/boxcli/box/portfwd"
@@ -295,6 +297,7 @@ func sentinels() []struct {
 		{"slirp-missing", netslirp.ErrNotInstalled},
 		{"cgroup-controller", cgdelegate.ErrNoController},
 		{"cgroup-unavailable", cgdelegate.ErrUnavailable},
+		{"no-space", syscall.ENOSPC},
 	}
 }
 
@@ -316,7 +319,9 @@ func wireError(err error) *Error {
 	}
 	w := &Error{Msg: err.Error()}
 	for _, s := range sentinels() {
-		if errors.Is(err, s.err) {
+		// A full disk also comes back as text from containers/storage's
+		// helper processes.
+		if errors.Is(err, s.err) || s.err == syscall.ENOSPC && diskreserve.NoSpace(err) {
 			w.Kinds = append(w.Kinds, s.kind)
 		}
 	}

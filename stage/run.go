@@ -395,12 +395,20 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		s.event("container", "destroy", id, ctrAttrs(cfg, nil))
 		return code, nil
 	}
-	_ = records.Update(id, func(st *container.State) error {
-		st.Status, st.ExitCode, st.FinishedAt, st.Pid, st.PidStart, st.Ports = container.Exited, code, time.Now().UTC(), 0, 0, nil
-		st.Restarting = false
-		st.OOMKilled, st.Cgroup = cg != nil && cg.OOMKilled(), ""
-		return nil
+	// How it ended must reach the record even when the container filled
+	// the disk (else the record says 137, "box process died"): on ENOSPC
+	// the store's reserve makes room.
+	_, err = image.Reserve(s.req.Dirs.Storage()).Retry(func() error {
+		return records.Update(id, func(st *container.State) error {
+			st.Status, st.ExitCode, st.FinishedAt, st.Pid, st.PidStart, st.Ports = container.Exited, code, time.Now().UTC(), 0, 0, nil
+			st.Restarting = false
+			st.OOMKilled, st.Cgroup = cg != nil && cg.OOMKilled(), ""
+			return nil
+		})
 	})
+	if err != nil {
+		s.out.warnf("record the exit of %s: %v", cfg.Name, err)
+	}
 	return code, nil
 }
 
