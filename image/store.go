@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/types"
@@ -68,6 +69,8 @@ type Store struct {
 	sys    *types.SystemContext
 	policy *signature.Policy
 	tmpDir string
+	// tmpLock holds tmpDir's lock: its temporary files are in use.
+	tmpLock *os.File
 	// mounted are the containers this Store mounted, the only ones Close
 	// may unmount: mount counts in the run root are shared by every box
 	// process, but each mount lives in one stage's namespace.
@@ -125,8 +128,21 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
+	// What killed pulls and loads left (see tmpdir.go); then a place of
+	// this store's own.
+	shared := sys.BigFilesTemporaryDir
+	if err := sweepTmp(shared, time.Now()); err != nil {
+		warnf("remove what killed box processes left in %s: %v", shared, err)
+	}
+	tmpDir, tmpLock, err := privateTmp(shared)
+	if err != nil {
+		return nil, fmt.Errorf("open image store: %w", err)
+	}
+	sys.BigFilesTemporaryDir = tmpDir
 	st, driver, err := openDriver(opts, warnf)
 	if err != nil {
+		os.RemoveAll(tmpDir)
+		tmpLock.Close()
 		return nil, err
 	}
 	reserve := Reserve(opts.GraphRoot)
@@ -136,7 +152,8 @@ func Open(opts Options) (*Store, error) {
 		driver:  driver,
 		sys:     sys,
 		policy:  &signature.Policy{Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()}},
-		tmpDir:  sys.BigFilesTemporaryDir,
+		tmpDir:  tmpDir,
+		tmpLock: tmpLock,
 		single:  single,
 		warnf:   warnf,
 		reserve: reserve,
@@ -203,6 +220,10 @@ func (s *Store) Close() error {
 	if _, err := s.store.Shutdown(false); err != nil && !errors.Is(err, storage.ErrLayerUsedByContainer) {
 		errs = append(errs, fmt.Errorf("shut down image store: %w", err))
 	}
+	if err := os.RemoveAll(s.tmpDir); err != nil {
+		errs = append(errs, err)
+	}
+	s.tmpLock.Close()
 	return errors.Join(errs...)
 }
 
