@@ -107,7 +107,7 @@ type env struct {
 	storage config.Setting
 }
 
-func (e *env) warn(msg string) { fmt.Fprintf(e.stderr, "box: warning: %s\n", msg) }
+func (e *env) warn(msg string) { fmt.Fprintf(e.stderr, "box: warning: %s\n", printable(oneLine(msg))) }
 
 // exitPanic carries kong's exit request out of Parse without exiting the
 // process, so tests can call Main.
@@ -282,7 +282,7 @@ func oneLine(s string) string {
 }
 
 func fail(e *env, code int, format string, args ...any) int {
-	fmt.Fprintf(e.stderr, "box: %s\n", oneLine(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(e.stderr, "box: %s\n", printable(oneLine(fmt.Sprintf(format, args...))))
 	return code
 }
 
