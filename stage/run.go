@@ -177,8 +177,13 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 			return 0, err
 		}
 	} else {
-		_ = os.RemoveAll(filepath.Join(runDir, "rootfs"))
-		if root, err = rootfs.Overlay(cfg.Rootfs, filepath.Join(runDir, "rootfs"), s.out.warnf); err != nil {
+		target := filepath.Join(runDir, "rootfs")
+		_ = os.RemoveAll(target)
+		root, err = rootfs.Overlay(cfg.Rootfs, target, s.out.warnf)
+		// Before whoever removes the runtime dir (--rm, or discard after
+		// an error): in this mount namespace the mounts keep it busy.
+		defer func() { _ = rootfs.Unmount(target) }()
+		if err != nil {
 			return 0, err
 		}
 	}
@@ -388,6 +393,8 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 			if err := is.DeleteContainer(id); err != nil {
 				s.out.warnf("remove container layer %s: %v", id[:12], err)
 			}
+		} else {
+			_ = rootfs.Unmount(filepath.Join(runDir, "rootfs"))
 		}
 		s.removeVolumes(cfg) // docker run --rm takes its anonymous volumes along
 		_ = records.Remove(id)
