@@ -19,6 +19,7 @@ import (
 
 	"github.com/boxcli/box/boxdirs"
 	"github.com/boxcli/box/config"
+	"github.com/boxcli/box/logbridge"
 	"github.com/boxcli/box/network"
 )
 
@@ -152,6 +153,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	if err := e.applyConfig(args); err != nil {
 		return report(e, err)
 	}
+	// containers/image logs through logrus here too (login, ...).
+	logbridge.Install(e.warn, e.g.Debug)
 	err = kctx.Run(e)
 	return report(e, err)
 }

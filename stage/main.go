@@ -14,6 +14,7 @@ import (
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/events"
 	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/logbridge"
 	"github.com/boxcli/box/subreaper"
 	"github.com/boxcli/box/userns"
 )
@@ -107,6 +108,9 @@ func Main() int {
 		out.send(Reply{Error: &Error{Msg: fmt.Sprintf("read request: %v", err)}})
 		return 125
 	}
+	// What containers/storage and containers/image log goes to the CLI
+	// as warnings, not raw to stderr.
+	logbridge.Install(func(msg string) { out.warnf("%s", msg) }, req.Debug)
 	// containers/storage must see itself as rootless (it then mounts
 	// overlay with userxattr and probes what the kernel allows) even
 	// though it runs as root here: deps.md pitfall 5.

@@ -112,6 +112,9 @@ type Request struct {
 	// says the user's stderr is a terminal, for bars.
 	ProgressReplies  bool `json:"progressReplies,omitempty"`
 	ProgressTerminal bool `json:"progressTerminal,omitempty"`
+	// Debug (box --debug): what containers/storage and containers/image
+	// log below warnings becomes warnings too.
+	Debug bool `json:"debug,omitempty"`
 
 	Run     *RunRequest    `json:"run,omitempty"`
 	Load    *LoadRequest   `json:"load,omitempty"`
