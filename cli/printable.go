@@ -15,12 +15,23 @@ import (
 // is from strangers: an image's history, labels or paths, a container's
 // file names. Raw, they could write escape sequences to the user's
 // terminal (retitle it, clear it, on some terminals make it answer as
-// if typed), and a newline could forge a line of output. JSON output
+// if typed), and a newline could forge a line of a listing. JSON output
 // needs none of this: encoding/json escapes what it must.
-func printable(s string) string {
+func printable(s string) string { return escapeUnprintable(s, false) }
+
+// printableText is printable but for newlines and tabs, which stay: what
+// a --format template prints is the fields the user asked for, a
+// healthcheck's output or a label of several lines among them, laid out
+// as in Docker; it is the escape sequences that must not get through.
+func printableText(s string) string { return escapeUnprintable(s, true) }
+
+func escapeUnprintable(s string, keepLayout bool) string {
+	ok := func(r rune) bool {
+		return r != utf8.RuneError && strconv.IsPrint(r) || keepLayout && (r == '\n' || r == '\t')
+	}
 	clean := true
 	for _, r := range s {
-		if r == utf8.RuneError || !strconv.IsPrint(r) {
+		if !ok(r) {
 			clean = false
 			break
 		}
@@ -34,7 +45,7 @@ func printable(s string) string {
 		switch {
 		case r == utf8.RuneError && n <= 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case strconv.IsPrint(r):
+		case ok(r):
 			b.WriteString(s[i : i+n])
 		default:
 			q := strconv.QuoteRune(r)
@@ -46,7 +57,7 @@ func printable(s string) string {
 }
 
 // printableValue is a deep copy of v with every string in it (struct
-// fields, map keys and values, slice elements) made printable: what a
+// fields, map keys and values, slice elements) made printableText: what a
 // --format template gets, so that no field it names, however nested,
 // reaches the terminal raw.
 func printableValue(v any) any {
@@ -60,7 +71,7 @@ func printableOf(v reflect.Value) reflect.Value {
 	switch v.Kind() {
 	case reflect.String:
 		out := reflect.New(v.Type()).Elem()
-		out.SetString(printable(v.String()))
+		out.SetString(printableText(v.String()))
 		return out
 	case reflect.Pointer:
 		if v.IsNil() {

@@ -28,6 +28,12 @@ func TestPrintable(t *testing.T) {
 	}
 }
 
+func TestPrintableText(t *testing.T) {
+	if got := printableText("a\tb\nc\x1b[2J\r"); got != "a\tb\nc\\x1b[2J\\r" {
+		t.Errorf("printableText = %q", got)
+	}
+}
+
 func FuzzPrintable(f *testing.F) {
 	for _, s := range []string{"", "a", "\x1b[31m", "\u009b", "\xff\xfe", "\u202e", "日本\n"} {
 		f.Add(s)
@@ -84,8 +90,9 @@ func TestPrintableValue(t *testing.T) {
 		Any: map[string]any{"deep": []any{"\x1b"}}, Count: 3, private: "\x1b",
 	}
 	got := printableValue(r).(hostileRow)
+	// Templates keep newlines and tabs: they lay out what the user asked.
 	if got.Name != `a\x1b[2Jb` || got.Args[1] != `\a` || got.In.Comment != `\u009b` ||
-		got.In.Labels[`k\x1b`] != `v\n` || got.Any.(map[string]any)["deep"].([]any)[0] != `\x1b` {
+		got.In.Labels[`k\x1b`] != "v\n" || got.Any.(map[string]any)["deep"].([]any)[0] != `\x1b` {
 		t.Errorf("printableValue = %+v %+v", got, *got.In)
 	}
 	if !got.When.Equal(when) || got.Count != 3 || got.private != "\x1b" {
