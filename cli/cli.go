@@ -19,6 +19,7 @@ import (
 
 	"github.com/boxcli/box/boxdirs"
 	"github.com/boxcli/box/config"
+	"github.com/boxcli/box/logbridge"
 	"github.com/boxcli/box/network"
 )
 
@@ -107,7 +108,7 @@ type env struct {
 	storage config.Setting
 }
 
-func (e *env) warn(msg string) { fmt.Fprintf(e.stderr, "box: warning: %s\n", msg) }
+func (e *env) warn(msg string) { fmt.Fprintf(e.stderr, "box: warning: %s\n", printable(oneLine(msg))) }
 
 // exitPanic carries kong's exit request out of Parse without exiting the
 // process, so tests can call Main.
@@ -152,6 +153,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	if err := e.applyConfig(args); err != nil {
 		return report(e, err)
 	}
+	// containers/image logs through logrus here too (login, ...).
+	logbridge.Install(e.warn, e.g.Debug)
 	err = kctx.Run(e)
 	return report(e, err)
 }
@@ -316,7 +319,7 @@ func oneLine(s string) string {
 }
 
 func fail(e *env, code int, format string, args ...any) int {
-	fmt.Fprintf(e.stderr, "box: %s\n", oneLine(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(e.stderr, "box: %s\n", printable(oneLine(fmt.Sprintf(format, args...))))
 	return code
 }
 

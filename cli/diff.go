@@ -32,7 +32,7 @@ func (c *diffCmd) Run(e *env) error {
 		return err
 	}
 	for _, ch := range changes {
-		fmt.Fprintf(e.stdout, "%s %s\n", ch.Kind, ch.Path)
+		fmt.Fprintf(e.stdout, "%s %s\n", ch.Kind, printable(ch.Path))
 	}
 	return nil
 }

@@ -185,6 +185,43 @@ func parsePPid(b []byte) (int, error) {
 	return strconv.Atoi(f[1])
 }
 
+// parseSession takes field 6 of /proc/PID/stat.
+func parseSession(b []byte) (int, error) {
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed stat line")
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 4 {
+		return 0, fmt.Errorf("malformed stat line")
+	}
+	return strconv.Atoi(f[3])
+}
+
+// InSession lists the processes of session sid, as this process's /proc
+// numbers them: what a command that made itself a session (box exec,
+// healthchecks) still has running, whatever process groups it made.
+func InSession(sid int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
+			if s, err := parseSession(b); err == nil && s == sid {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
 // ChildOf returns a child of pid (the command nsenter forked).
 func ChildOf(pid int) (int, error) {
 	ents, err := os.ReadDir("/proc")
@@ -225,6 +262,12 @@ func FirstChild(pid int, timeout time.Duration) (int, error) {
 		}
 		if f := strings.Fields(string(b)); len(f) > 0 {
 			return strconv.Atoi(f[0])
+		}
+		// nsenter cannot fork into a pid namespace whose init has died:
+		// it exits, and waiting out the timeout would hold up whoever
+		// waits for this (the monitor, to record the container's exit).
+		if state, _, err := readStat(pid); err != nil || state == 'Z' || state == 'X' {
+			return 0, fmt.Errorf("process %d exited without a child", pid)
 		}
 		if time.Now().After(deadline) {
 			return 0, fmt.Errorf("process %d made no child within %v", pid, timeout)

@@ -6,7 +6,9 @@ import (
 	"os/exec"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParseStat(t *testing.T) {
@@ -209,3 +211,76 @@ func TestGetReportsDeadProcess(t *testing.T) {
 }
 
 func died137() State { return State{Status: Exited, ExitCode: 137, Error: "box process died"} }
+
+func TestParseSession(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+		err  bool
+	}{
+		{"1234 (sh) S 1 1234 1230 0 -1", 1230, false},
+		{"7 (a ) b) S 1 7 8 0", 8, false},
+		{"7 (x) S 1 7", 0, true},
+		{"no paren", 0, true},
+	} {
+		got, err := parseSession([]byte(tc.in))
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("parseSession(%q) = %d, %v, want %d (error %v)", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// InSession finds a session's processes in every process group of it, as
+// a shell with job control makes (a healthcheck's, say).
+func TestInSession(t *testing.T) {
+	// bash puts each job in a process group of its own under set -m,
+	// even without a terminal.
+	cmd := exec.Command("bash", "-c", "set -m; sleep 60 & sleep 60 & wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sid := cmd.Process.Pid
+	defer func() {
+		for _, pid := range InSession(sid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		_ = cmd.Wait()
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pids := InSession(sid)
+		groups := map[int]bool{}
+		for _, pid := range pids {
+			if g, err := syscall.Getpgid(pid); err == nil {
+				groups[g] = true
+			}
+		}
+		if len(pids) == 3 && len(groups) == 3 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("InSession(%d) = %v in %d process groups, want the shell and its two jobs, each its own group", sid, pids, len(groups))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// FirstChild gives up as soon as the process exits childless (nsenter
+// that could not fork into a dying pid namespace), not after its timeout:
+// the monitor waits on it before it records the container's exit.
+func TestFirstChildOfExited(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	start := time.Now()
+	_, err := FirstChild(cmd.Process.Pid, 5*time.Second)
+	if err == nil {
+		t.Fatalf("FirstChild of a childless process that exited found a child")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("FirstChild took %v to see the process had exited (%v)", d.Round(time.Millisecond), err)
+	}
+}

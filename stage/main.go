@@ -14,6 +14,8 @@ import (
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/events"
 	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/logbridge"
+	"github.com/boxcli/box/subreaper"
 	"github.com/boxcli/box/userns"
 )
 
@@ -108,6 +110,9 @@ func Main() int {
 		out.send(Reply{Error: &Error{Msg: fmt.Sprintf("read request: %v", err)}})
 		return 125
 	}
+	// What containers/storage and containers/image log goes to the CLI
+	// as warnings, not raw to stderr.
+	logbridge.Install(func(msg string) { out.warnf("%s", msg) }, req.Debug)
 	// containers/storage must see itself as rootless (it then mounts
 	// overlay with userxattr and probes what the kernel allows) even
 	// though it runs as root here: deps.md pitfall 5.
@@ -129,6 +134,12 @@ func Main() int {
 		out.send(Reply{Error: &Error{Msg: fmt.Sprintf("mount /proc for box's pid namespace: %v", err)}})
 		return 125
 	}
+	// PID 1 of its pid namespace, the stage inherits whatever is orphaned
+	// in it: above all a healthcheck's or exec's child in the container,
+	// once nsenter, which forked it, is gone. Unreaped, one such zombie
+	// keeps the container's pid namespace, and so the wait for its init,
+	// from ever ending.
+	defer subreaper.Start()()
 	s := &stage{req: req, out: out, requests: requests, hostProc: hostProc}
 	result, exit, err := s.dispatch(context.Background())
 	switch {

@@ -12,10 +12,12 @@ package stage
 import (
 	"encoding/json"
 	"errors"
+	"syscall"
 
 	"github.com/boxcli/box/boxdirs"
 	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/diskreserve"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/netslirp"
 	"github.com/boxcli/box/portfwd"
@@ -110,6 +112,9 @@ type Request struct {
 	// says the user's stderr is a terminal, for bars.
 	ProgressReplies  bool `json:"progressReplies,omitempty"`
 	ProgressTerminal bool `json:"progressTerminal,omitempty"`
+	// Debug (box --debug): what containers/storage and containers/image
+	// log below warnings becomes warnings too.
+	Debug bool `json:"debug,omitempty"`
 
 	Run     *RunRequest    `json:"run,omitempty"`
 	Load    *LoadRequest   `json:"load,omitempty"`
@@ -295,6 +300,7 @@ func sentinels() []struct {
 		{"slirp-missing", netslirp.ErrNotInstalled},
 		{"cgroup-controller", cgdelegate.ErrNoController},
 		{"cgroup-unavailable", cgdelegate.ErrUnavailable},
+		{"no-space", syscall.ENOSPC},
 	}
 }
 
@@ -316,7 +322,9 @@ func wireError(err error) *Error {
 	}
 	w := &Error{Msg: err.Error()}
 	for _, s := range sentinels() {
-		if errors.Is(err, s.err) {
+		// A full disk also comes back as text from containers/storage's
+		// helper processes.
+		if errors.Is(err, s.err) || s.err == syscall.ENOSPC && diskreserve.NoSpace(err) {
 			w.Kinds = append(w.Kinds, s.kind)
 		}
 	}

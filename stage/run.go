@@ -68,7 +68,11 @@ func (s *stage) create(ctx context.Context, records *container.Store, r *RunRequ
 			return nil, is, err
 		}
 		cfg.ImageID, imgCfg = img.ID, img.Config
-		cfg.Healthcheck = health.Merge(cfg.Healthcheck, img.Healthcheck)
+		var notes []string
+		cfg.Healthcheck, notes = health.MergeImage(cfg.Healthcheck, img.Healthcheck)
+		for _, n := range notes {
+			s.out.warnf("%s", n)
+		}
 		for p := range imgCfg.ExposedPorts {
 			if !slices.Contains(cfg.ExposedPorts, p) {
 				cfg.ExposedPorts = append(cfg.ExposedPorts, p)
@@ -182,8 +186,13 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 			return 0, err
 		}
 	} else {
-		_ = os.RemoveAll(filepath.Join(runDir, "rootfs"))
-		if root, err = rootfs.Overlay(cfg.Rootfs, filepath.Join(runDir, "rootfs"), s.out.warnf); err != nil {
+		target := filepath.Join(runDir, "rootfs")
+		_ = os.RemoveAll(target)
+		root, err = rootfs.Overlay(cfg.Rootfs, target, s.out.warnf)
+		// Before whoever removes the runtime dir (--rm, or discard after
+		// an error): in this mount namespace the mounts keep it busy.
+		defer func() { _ = rootfs.Unmount(target) }()
+		if err != nil {
 			return 0, err
 		}
 	}
@@ -415,6 +424,8 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 			if err := is.DeleteContainer(id); err != nil {
 				s.out.warnf("remove container layer %s: %v", id[:12], err)
 			}
+		} else {
+			_ = rootfs.Unmount(filepath.Join(runDir, "rootfs"))
 		}
 		s.removeVolumes(cfg) // docker run --rm takes its anonymous volumes along
 		_ = records.Remove(id)
@@ -434,12 +445,20 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	if logs != nil {
 		logs.unlisten()
 	}
-	_ = records.Update(id, func(st *container.State) error {
-		st.Status, st.ExitCode, st.FinishedAt, st.Pid, st.MonitorPid, st.MonitorStart, st.Ports = container.Exited, code, time.Now().UTC(), 0, 0, 0, nil
-		st.Restarting = false
-		st.OOMKilled, st.Cgroup = cg != nil && cg.OOMKilled(), ""
-		return nil
+	// How it ended must reach the record even when the container filled
+	// the disk (else the record says 137, "box process died"): on ENOSPC
+	// the store's reserve makes room.
+	_, err = image.Reserve(s.req.Dirs.Storage()).Retry(func() error {
+		return records.Update(id, func(st *container.State) error {
+			st.Status, st.ExitCode, st.FinishedAt, st.Pid, st.MonitorPid, st.MonitorStart, st.Ports = container.Exited, code, time.Now().UTC(), 0, 0, 0, nil
+			st.Restarting = false
+			st.OOMKilled, st.Cgroup = cg != nil && cg.OOMKilled(), ""
+			return nil
+		})
 	})
+	if err != nil {
+		s.out.warnf("record the exit of %s: %v", cfg.Name, err)
+	}
 	return code, nil
 }
 
