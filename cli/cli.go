@@ -19,6 +19,7 @@ import (
 
 	"github.com/boxcli/box/boxdirs"
 	"github.com/boxcli/box/config"
+	"github.com/boxcli/box/logbridge"
 	"github.com/boxcli/box/network"
 )
 
@@ -52,7 +53,7 @@ type root struct {
 	Commit      commitCmd      `cmd:"" group:"Containers" help:"Make an image of a container's files and settings.\n\nExample: box commit -c 'CMD [\"httpd\", \"-f\"]' -m 'add site' web mysite:1"`
 	Cp          cpCmd          `cmd:"" group:"Containers" help:"Copy files between a container and the host (- is a tar stream).\n\nExample: box cp web:/etc/hosts ./hosts"`
 	Diff        diffCmd        `cmd:"" group:"Containers" help:"List the files a container added (A), changed (C) or deleted (D).\n\nExample: box diff web"`
-	Export      exportCmd      `cmd:"" group:"Containers" help:"Write a stopped container's root filesystem as a tar archive.\n\nExample: box export -o rootfs.tar web"`
+	Export      exportCmd      `cmd:"" group:"Containers" help:"Write a container's root filesystem as a tar archive.\n\nExample: box export -o rootfs.tar web"`
 	Top         topCmd         `cmd:"" group:"Containers" help:"Show a container's processes (ps options allowed).\n\nExample: box top web"`
 	Ps          psCmd          `cmd:"" group:"Containers" help:"List containers.\n\nExample: box ps -a --format json"`
 	Rm          rmCmd          `cmd:"" group:"Containers" help:"Remove containers.\n\nExample: box rm -f web"`
@@ -109,7 +110,7 @@ type env struct {
 	storage config.Setting
 }
 
-func (e *env) warn(msg string) { fmt.Fprintf(e.stderr, "box: warning: %s\n", msg) }
+func (e *env) warn(msg string) { fmt.Fprintf(e.stderr, "box: warning: %s\n", printable(oneLine(msg))) }
 
 // exitPanic carries kong's exit request out of Parse without exiting the
 // process, so tests can call Main.
@@ -154,6 +155,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	if err := e.applyConfig(args); err != nil {
 		return report(e, err)
 	}
+	// containers/image logs through logrus here too (login, ...).
+	logbridge.Install(e.warn, e.g.Debug)
 	err = kctx.Run(e)
 	return report(e, err)
 }
@@ -175,7 +178,30 @@ func newParser(r *root, args []string, e *env) (*kong.Kong, error) {
 		return nil, err
 	}
 	splitExamples(parser.Model.Node)
+	if n := namedCommand(parser.Model.Node, args); n != nil && slices.ContainsFunc(n.Flags, func(f *kong.Flag) bool { return f.Short == 'h' }) {
+		// Docker's run and create take -h for --hostname. Kong looks a
+		// short flag up in the root's flags first, where its help flag
+		// is: there, and only for such a command, it keeps --help alone.
+		parser.Model.HelpFlag.Short = 0
+	}
 	return parser, nil
+}
+
+// namedCommand is the command node args name in the grammar n (box
+// container run: run under container), or nil when they name none.
+func namedCommand(n *kong.Node, args []string) *kong.Node {
+	var found *kong.Node
+	for _, w := range commandWords(args) {
+		i := slices.IndexFunc(n.Children, func(c *kong.Node) bool {
+			return c.Type == kong.CommandNode && (c.Name == w || slices.Contains(c.Aliases, w))
+		})
+		if i < 0 {
+			break
+		}
+		n = n.Children[i]
+		found = n
+	}
+	return found
 }
 
 // commands gives kong root's commands as dynamic commands: only the one
@@ -213,18 +239,29 @@ func commands(r *root, args []string) []kong.Option {
 // commandWord is the command args name: the first word after the global
 // flags, or "" when a flag box does not know comes first.
 func commandWord(args []string) string {
+	if w := commandWords(args); len(w) > 0 {
+		return w[0]
+	}
+	return ""
+}
+
+// commandWords are the words args start with, global flags left out, up
+// to the first other flag: the command and its subcommand, if any, come
+// first (then maybe an argument, which names no command).
+func commandWords(args []string) []string {
+	var words []string
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
 		case a == "--debug" || strings.HasPrefix(a, "--storage-driver="):
 		case a == "--storage-driver":
 			i++
 		case strings.HasPrefix(a, "-"):
-			return ""
+			return words
 		default:
-			return a
+			words = append(words, a)
 		}
 	}
-	return ""
+	return words
 }
 
 // kebab is kong's name for a command field: ContainerLs -> container-ls.
@@ -284,7 +321,7 @@ func oneLine(s string) string {
 }
 
 func fail(e *env, code int, format string, args ...any) int {
-	fmt.Fprintf(e.stderr, "box: %s\n", oneLine(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(e.stderr, "box: %s\n", printable(oneLine(fmt.Sprintf(format, args...))))
 	return code
 }
 

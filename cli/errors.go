@@ -9,6 +9,7 @@ import (
 	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/config"
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/diskreserve"
 	"github.com/boxcli/box/dockerfile"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/netslirp"
@@ -111,6 +112,8 @@ func report(e *env, err error) int {
 		return fail(e, 125, "%v", err)
 	case errors.Is(err, tarcp.ErrNotFound), errors.Is(err, tarcp.ErrNotDir):
 		return fail(e, 125, "%v; check the path (CONTAINER:PATH is in the container, any other path on the host)", err)
+	case diskreserve.NoSpace(err):
+		return fail(e, 125, "%v; %s", err, noSpaceFix())
 	}
 	if machineCause(err) {
 		return fail(e, 125, "%v%s", err, seeDoctor)

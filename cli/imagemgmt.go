@@ -51,7 +51,7 @@ func (c *saveCmd) Run(e *env) error {
 		if c.Format == image.FormatOCIDir {
 			return fmt.Errorf("--format oci-dir needs -o DIR")
 		}
-		dest = "/proc/self/fd/1" // the stage writes to the stdout it shares with us
+		// No Dest: the stage writes to the stdout it shares with us.
 	}
 	return e.imageOp(stage.OpSave, &stage.ImageRequest{Refs: c.Images, Dest: dest, Format: c.Format}, nil)
 }
@@ -107,7 +107,7 @@ func runningImages() (map[string]string, error) {
 
 func printRemoved(e *env, res *stage.RemoveImagesResult) {
 	for _, n := range res.Untagged {
-		fmt.Fprintf(e.stdout, "Untagged: %s\n", n)
+		fmt.Fprintf(e.stdout, "Untagged: %s\n", printable(n))
 	}
 	for _, id := range res.Deleted {
 		fmt.Fprintf(e.stdout, "Deleted: sha256:%s\n", id)
@@ -152,7 +152,7 @@ func printInspect(e *env, format string, objs []json.RawMessage) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(e.stdout, string(b))
+		fmt.Fprintln(e.stdout, string(printableJSON(b)))
 		return nil
 	}
 	var rows []any
@@ -194,8 +194,12 @@ func (c *historyCmd) Run(e *env) error {
 	}
 	var rows []historyRow
 	for _, h := range entries {
+		created := h.Created
+		if created.IsZero() {
+			created = time.Unix(0, 0) // an undated entry: Docker's API says 0
+		}
 		r := historyRow{ID: h.ID, CreatedBy: h.CreatedBy, Comment: h.Comment,
-			CreatedAt: h.Created.Format(time.RFC3339), CreatedSince: units.HumanDuration(time.Since(h.Created)) + " ago",
+			CreatedAt: created.Format(time.RFC3339), CreatedSince: createdSince(created),
 			Size: units.HumanSizeWithPrecision(float64(h.Size), 3)}
 		if !c.Human {
 			r.Size = fmt.Sprint(h.Size)
@@ -220,6 +224,16 @@ func (c *historyCmd) Run(e *env) error {
 	return printRows(e, c.Format, rows, "IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT", func(r historyRow) []string {
 		return []string{r.ID, r.CreatedSince, strings.ReplaceAll(r.CreatedBy, "\t", " "), r.Size, r.Comment}
 	})
+}
+
+// createdSince is a history entry's age. As docker history, a date up to
+// 2000 is taken for no date: an entry without one (or the epoch, as
+// reproducible builds write) is "N/A", not "292 years ago".
+func createdSince(t time.Time) string {
+	if !t.After(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		return "N/A"
+	}
+	return units.HumanDuration(time.Since(t)) + " ago"
 }
 
 // imageCmd groups the image commands as Docker's `docker image ...`.

@@ -105,7 +105,7 @@ func (s *Store) Commit(ctx context.Context, id string, o CommitOptions) (_ strin
 	}
 	defer func() {
 		if retErr != nil {
-			_ = s.store.DeleteLayer(layer.ID)
+			_ = s.freeing("the new layer", func() error { return s.store.DeleteLayer(layer.ID) })
 		}
 	}()
 

@@ -124,7 +124,7 @@ vm_stage() {
 		go build -tags "$TAGS" -o "$payload/box" . &&
 		go test -c -tags "$TAGS" -o "$payload/testscripts.test" ./testscripts &&
 		mkdir -p "$payload/helpers" "$payload/testdata" &&
-		go build -tags "$TAGS" -o "$payload/helpers/" ./registrytest/cmd/testregistry ./testscripts/cmd/udpecho ./testscripts/cmd/escprobe &&
+		go build -tags "$TAGS" -o "$payload/helpers/" ./registrytest/cmd/testregistry ./testscripts/cmd/udpecho ./testscripts/cmd/escprobe ./testscripts/cmd/mkimage &&
 		go run -tags "$TAGS" ./imagetest/cmd/mkimages "$payload/images" >/dev/null &&
 		cp -r testscripts/testdata/vm "$payload/testdata/"); then
 		rm -rf "$payload"

@@ -12,12 +12,14 @@ package stage
 import (
 	"encoding/json"
 	"errors"
+	"syscall"
 
 	"github.com/boxcli/box/boxdirs"
 	"github.com/boxcli/box/build"
 	"github.com/boxcli/box/buildctx"
 	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/diskreserve"
 	"github.com/boxcli/box/dockerfile"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/netslirp"
@@ -120,6 +122,9 @@ type Request struct {
 	// says the user's stderr is a terminal, for bars.
 	ProgressReplies  bool `json:"progressReplies,omitempty"`
 	ProgressTerminal bool `json:"progressTerminal,omitempty"`
+	// Debug (box --debug): what containers/storage and containers/image
+	// log below warnings becomes warnings too.
+	Debug bool `json:"debug,omitempty"`
 
 	Run     *RunRequest    `json:"run,omitempty"`
 	Load    *LoadRequest   `json:"load,omitempty"`
@@ -168,7 +173,7 @@ type PullRequest struct {
 type ImageRequest struct {
 	Refs   []string `json:"refs,omitempty"`
 	Name   string   `json:"name,omitempty"`   // tag: the new name
-	Dest   string   `json:"dest,omitempty"`   // save: the file or directory
+	Dest   string   `json:"dest,omitempty"`   // save: the file or directory; "" for stdout
 	Format string   `json:"format,omitempty"` // save: docker-archive, oci-archive, oci-dir
 	Force  bool     `json:"force,omitempty"`
 	All    bool     `json:"all,omitempty"`
@@ -319,6 +324,7 @@ func sentinels() []struct {
 		{"build-unknown-user", build.ErrUnknownUser},
 		{"build-unknown-target", dockerfile.ErrUnknownTarget},
 		{"build-source-not-found", buildctx.ErrNotFound},
+		{"no-space", syscall.ENOSPC},
 	}
 }
 
@@ -340,7 +346,9 @@ func wireError(err error) *Error {
 	}
 	w := &Error{Msg: err.Error()}
 	for _, s := range sentinels() {
-		if errors.Is(err, s.err) {
+		// A full disk also comes back as text from containers/storage's
+		// helper processes.
+		if errors.Is(err, s.err) || s.err == syscall.ENOSPC && diskreserve.NoSpace(err) {
 			w.Kinds = append(w.Kinds, s.kind)
 		}
 	}

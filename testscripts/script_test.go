@@ -130,6 +130,7 @@ func helperBinaries(t *testing.T) string {
 		"testregistry": "./registrytest/cmd/testregistry",
 		"udpecho":      "./testscripts/cmd/udpecho",
 		"escprobe":     "./testscripts/cmd/escprobe",
+		"mkimage":      "./testscripts/cmd/mkimage",
 	} {
 		cmd := exec.Command("go", "build", "-tags", buildTags, "-o", filepath.Join(dir, name), pkg)
 		cmd.Dir = ".."
