@@ -22,7 +22,7 @@
 //		then write the name to NAMEFILE
 //	escprobe whoami-caps
 //		print euid and capabilities: what the set-uid helper says
-//	escprobe swap-loop [-lazy] [-once] [-ready FILE] [-stop FILE] A B TARGET
+//	escprobe swap-loop [-after PATH] [-once] [-hold DUR] [-ready FILE] [-stop FILE] A B TARGET
 //		exchange A with B, a symlink to TARGET, in a loop (swap.go): a
 //		container racing box on a directory they share
 //
@@ -221,7 +221,7 @@ func usage(fs *flag.FlagSet) {
 	fmt.Fprintf(out, "       escprobe host-sleeper TOKEN [PIDFILE]\n")
 	fmt.Fprintf(out, "       escprobe listen-abstract NAME|- [NAMEFILE]\n")
 	fmt.Fprintf(out, "       escprobe whoami-caps\n")
-	fmt.Fprintf(out, "       escprobe swap-loop [-lazy] [-once] [-ready FILE] [-stop FILE] A B TARGET\n")
+	fmt.Fprintf(out, "       escprobe swap-loop [-after PATH] [-once] [-hold DUR] [-ready FILE] [-stop FILE] A B TARGET\n")
 	fs.PrintDefaults()
 	var names []string
 	for _, c := range checks() {
