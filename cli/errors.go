@@ -112,6 +112,8 @@ func report(e *env, err error) int {
 		return fail(e, 125, "%v", err)
 	case errors.Is(err, tarcp.ErrNotFound), errors.Is(err, tarcp.ErrNotDir):
 		return fail(e, 125, "%v; check the path (CONTAINER:PATH is in the container, any other path on the host)", err)
+	case errors.Is(err, tarcp.ErrSymlinkInWay):
+		return fail(e, 125, "%v; box cp follows no symlink below its destination: did something that shares the directory change it meanwhile?", err)
 	case diskreserve.NoSpace(err):
 		return fail(e, 125, "%v; %s", err, noSpaceFix())
 	}

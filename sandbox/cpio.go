@@ -35,6 +35,7 @@ func copyKinds() map[string]error {
 		"not-dir":     tarcp.ErrNotDir,
 		"dir-on-file": tarcp.ErrDirOnFile,
 		"bad-archive": tarcp.ErrBadArchive,
+		"symlink":     tarcp.ErrSymlinkInWay,
 	}
 }
 

@@ -308,6 +308,7 @@ func sentinels() []struct {
 		{"cp-not-dir", tarcp.ErrNotDir},
 		{"cp-dir-on-file", tarcp.ErrDirOnFile},
 		{"cp-bad-archive", tarcp.ErrBadArchive},
+		{"cp-symlink-in-way", tarcp.ErrSymlinkInWay},
 		{"port-privileged", portfwd.ErrPrivilegedPort},
 		{"port-in-use", portfwd.ErrPortInUse},
 		{"slirp-missing", netslirp.ErrNotInstalled},

@@ -848,7 +848,10 @@ func (s *stage) volumesStillThere(cfg container.Config) error {
 // populateVolumes gives each empty volume a copy of what the image has at
 // its mount point, owners and all (Docker's copy-up). The mount point is
 // resolved inside root: an image's symlink cannot point the copy at the
-// host's files.
+// host's files. The copy is made where no container sees it and renamed
+// into the volume (volume.Fill): another container that shares the volume
+// and runs meanwhile cannot swap a directory of it for a symlink under a
+// copy that works by path.
 func (s *stage) populateVolumes(cfg container.Config, root string) error {
 	vols := volume.Open(s.req.Dirs.Volumes())
 	for _, m := range cfg.Mounts {
@@ -862,7 +865,10 @@ func (s *stage) populateVolumes(cfg container.Config, root string) error {
 		if fi, err := os.Lstat(src); err != nil || !fi.IsDir() {
 			continue // nothing there to copy
 		}
-		if err := archive.NewDefaultArchiver().CopyWithTar(src, m.Source); err != nil {
+		err = vols.Fill(m.Name, func(dir string) error {
+			return archive.NewDefaultArchiver().CopyWithTar(src, dir)
+		})
+		if err != nil {
 			return fmt.Errorf("copy %s of the image into its volume: %w", m.Destination, err)
 		}
 	}
