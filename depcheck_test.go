@@ -23,6 +23,10 @@ func TestDependencyRules(t *testing.T) {
 			if pkg == mod+"/subid" && (strings.Contains(imp, ".") || imp == "os" || imp == "syscall") {
 				t.Errorf("subid imports %s; it must stay a pure parser", imp)
 			}
+			// dockerfile plans a build; it opens no files and runs nothing.
+			if pkg == mod+"/dockerfile" && (imp == "os" || imp == "os/exec" || imp == "syscall" || imp == "net/http" || imp == "golang.org/x/sys/unix" || strings.HasPrefix(imp, mod+"/")) {
+				t.Errorf("dockerfile imports %s; it must stay pure", imp)
+			}
 			if imp == mod+"/cli" && pkg != mod {
 				t.Errorf("%s imports cli; only main may", pkg)
 			}

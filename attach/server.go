@@ -30,14 +30,16 @@ type Input interface {
 // Server is the monitor's side: it fans the container's output out to
 // every attached client and passes their input on.
 type Server struct {
-	ln       *net.UnixListener
-	path     string
-	mu       sync.Mutex
-	clients  map[*client]struct{}
-	input    Input
-	once     bool // a client's end of input ends the container's stdin
-	attached chan struct{}
-	firstSet sync.Once
+	ln          *net.UnixListener
+	path        string
+	mu          sync.Mutex
+	clients     map[*client]struct{}
+	input       Input
+	once        bool // a client's end of input ends the container's stdin
+	attached    chan struct{}
+	firstSet    sync.Once
+	unlisten    sync.Once
+	unlistenErr error
 }
 
 // client is one attached connection; out is drained by its own writer so
@@ -274,10 +276,21 @@ func (s *Server) Exited(code int) {
 	}
 }
 
-// Close stops serving and removes the socket.
+// Unlisten stops taking clients and removes the socket, once, leaving
+// those attached: another server (the container's next monitor) may bind
+// the same path right after.
+func (s *Server) Unlisten() error {
+	s.unlisten.Do(func() {
+		s.unlistenErr = s.ln.Close()
+		_ = os.Remove(s.path)
+	})
+	return s.unlistenErr
+}
+
+// Close stops serving, removes the socket (unless Unlisten did) and hangs
+// up on the clients.
 func (s *Server) Close() error {
-	err := s.ln.Close()
-	_ = os.Remove(s.path)
+	err := s.Unlisten()
 	s.mu.Lock()
 	for c := range s.clients {
 		close(c.out)

@@ -28,6 +28,13 @@ func (d Dirs) StorageRun() string { return filepath.Join(d.Runtime, "storage") }
 // Events is box's event log (box events).
 func (d Dirs) Events() string { return filepath.Join(d.Data, "events.log") }
 
+// BuildCache holds box build's cache: the step index, RUN cache mounts,
+// and context archives being unpacked.
+func (d Dirs) BuildCache() string { return filepath.Join(d.Data, "build-cache") }
+
+// Builds holds running builds' locks and scratch files.
+func (d Dirs) Builds() string { return filepath.Join(d.Runtime, "builds") }
+
 // Volumes holds volumes' data (package volume).
 func (d Dirs) Volumes() string { return filepath.Join(d.Data, "volumes") }
 

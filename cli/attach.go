@@ -42,6 +42,10 @@ type attachOptions struct {
 	stdin    bool // attach stdin, if the container takes it (-i)
 	keys     []byte
 	sigProxy bool
+	// ttySignals passes signals on (with sigProxy) for a container with a
+	// terminal too: run -t without -i, where ^C is box's SIGINT, not a
+	// key the container reads.
+	ttySignals bool
 }
 
 // attachTo relays a detached container's output, and the user's input
@@ -67,10 +71,10 @@ func attachTo(e *env, dirs boxdirs.Dirs, records *container.Store, ct *container
 		defer restore()
 	}
 	sigs := make(chan os.Signal, 16)
-	if cfg.Tty {
+	if o.sigProxy && (!cfg.Tty || o.ttySignals) {
+		signal.Notify(sigs, forwardedSignals()...) // SIGWINCH among them
+	} else if cfg.Tty {
 		signal.Notify(sigs, syscall.SIGWINCH)
-	} else if o.sigProxy {
-		signal.Notify(sigs, forwardedSignals()...)
 	}
 	defer signal.Stop(sigs)
 	go func() {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/boxcli/box/boxdirs"
 	"github.com/boxcli/box/config"
+	"github.com/boxcli/box/logbridge"
 	"github.com/boxcli/box/network"
 )
 
@@ -52,7 +53,7 @@ type root struct {
 	Commit      commitCmd      `cmd:"" group:"Containers" help:"Make an image of a container's files and settings.\n\nExample: box commit -c 'CMD [\"httpd\", \"-f\"]' -m 'add site' web mysite:1"`
 	Cp          cpCmd          `cmd:"" group:"Containers" help:"Copy files between a container and the host (- is a tar stream).\n\nExample: box cp web:/etc/hosts ./hosts"`
 	Diff        diffCmd        `cmd:"" group:"Containers" help:"List the files a container added (A), changed (C) or deleted (D).\n\nExample: box diff web"`
-	Export      exportCmd      `cmd:"" group:"Containers" help:"Write a stopped container's root filesystem as a tar archive.\n\nExample: box export -o rootfs.tar web"`
+	Export      exportCmd      `cmd:"" group:"Containers" help:"Write a container's root filesystem as a tar archive.\n\nExample: box export -o rootfs.tar web"`
 	Top         topCmd         `cmd:"" group:"Containers" help:"Show a container's processes (ps options allowed).\n\nExample: box top web"`
 	Ps          psCmd          `cmd:"" group:"Containers" help:"List containers.\n\nExample: box ps -a --format json"`
 	Rm          rmCmd          `cmd:"" group:"Containers" help:"Remove containers.\n\nExample: box rm -f web"`
@@ -69,6 +70,7 @@ type root struct {
 	Port        portCmd        `cmd:"" group:"Containers" help:"List a container's published ports, or the host address of one.\n\nExample: box port web 80/tcp"`
 	Healthcheck healthcheckCmd `cmd:"" group:"Containers" help:"Run a container's healthcheck now (box run --health-cmd; the monitor runs it on its interval).\n\nExample: box healthcheck run web"`
 	Attach      attachCmd      `cmd:"" group:"Containers" help:"Attach to a running container's output, and input if it has -i; ctrl-p ctrl-q detaches.\n\nExample: box attach web"`
+	Build       buildCmd       `cmd:"" group:"Images" help:"Build an image from a Dockerfile or Containerfile.\n\nExample: box build -t app:1 ."`
 	Images      imagesCmd      `cmd:"" group:"Images" help:"List images.\n\nExample: box images -q"`
 	Pull        pullCmd        `cmd:"" group:"Images" help:"Pull an image from a registry.\n\nExample: box pull 127.0.0.1:5000/library/alpine"`
 	Push        pushCmd        `cmd:"" group:"Images" help:"Push an image to a registry.\n\nExample: box push mybox:1 127.0.0.1:5000/me/mybox:1"`
@@ -83,6 +85,7 @@ type root struct {
 	Container   containerCmd   `cmd:"" group:"Containers" help:"Manage containers (ls, rm, inspect, logs, stop, kill, wait, exec).\n\nExample: box container ls -a"`
 	Image       imageCmd       `cmd:"" group:"Images" help:"Manage images (ls, rm, inspect, prune, history, tag, save, load, import).\n\nExample: box image prune -a"`
 	Volume      volumeCmd      `cmd:"" group:"Containers" help:"Manage volumes (create, ls, inspect, rm, prune); -v NAME:/path makes one on first use.\n\nExample: box volume ls"`
+	Builder     builderCmd     `cmd:"" group:"Images" help:"Manage the build cache (prune).\n\nExample: box builder prune -f"`
 	Unshare     unshareCmd     `cmd:"" group:"System" help:"Run a command as root in box's user namespace (to inspect or delete files owned by subordinate ids).\n\nExample: box unshare ls -ln ~/.local/share/box/storage"`
 	Generate    generateCmd    `cmd:"" group:"System" help:"Write a systemd user unit for a container, to keep it across logouts and reboots.\n\nExample: box generate systemd --new --name --files web"`
 	Completion  completionCmd  `cmd:"" group:"System" help:"Print a shell completion script for bash, zsh or fish (commands, flags, container and image names).\n\nExample: source <(box completion bash)"`
@@ -107,7 +110,7 @@ type env struct {
 	storage config.Setting
 }
 
-func (e *env) warn(msg string) { fmt.Fprintf(e.stderr, "box: warning: %s\n", msg) }
+func (e *env) warn(msg string) { fmt.Fprintf(e.stderr, "box: warning: %s\n", printable(oneLine(msg))) }
 
 // exitPanic carries kong's exit request out of Parse without exiting the
 // process, so tests can call Main.
@@ -152,6 +155,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	if err := e.applyConfig(args); err != nil {
 		return report(e, err)
 	}
+	// containers/image logs through logrus here too (login, ...).
+	logbridge.Install(e.warn, e.g.Debug)
 	err = kctx.Run(e)
 	return report(e, err)
 }
@@ -173,7 +178,30 @@ func newParser(r *root, args []string, e *env) (*kong.Kong, error) {
 		return nil, err
 	}
 	splitExamples(parser.Model.Node)
+	if n := namedCommand(parser.Model.Node, args); n != nil && slices.ContainsFunc(n.Flags, func(f *kong.Flag) bool { return f.Short == 'h' }) {
+		// Docker's run and create take -h for --hostname. Kong looks a
+		// short flag up in the root's flags first, where its help flag
+		// is: there, and only for such a command, it keeps --help alone.
+		parser.Model.HelpFlag.Short = 0
+	}
 	return parser, nil
+}
+
+// namedCommand is the command node args name in the grammar n (box
+// container run: run under container), or nil when they name none.
+func namedCommand(n *kong.Node, args []string) *kong.Node {
+	var found *kong.Node
+	for _, w := range commandWords(args) {
+		i := slices.IndexFunc(n.Children, func(c *kong.Node) bool {
+			return c.Type == kong.CommandNode && (c.Name == w || slices.Contains(c.Aliases, w))
+		})
+		if i < 0 {
+			break
+		}
+		n = n.Children[i]
+		found = n
+	}
+	return found
 }
 
 // commands gives kong root's commands as dynamic commands: only the one
@@ -211,18 +239,29 @@ func commands(r *root, args []string) []kong.Option {
 // commandWord is the command args name: the first word after the global
 // flags, or "" when a flag box does not know comes first.
 func commandWord(args []string) string {
+	if w := commandWords(args); len(w) > 0 {
+		return w[0]
+	}
+	return ""
+}
+
+// commandWords are the words args start with, global flags left out, up
+// to the first other flag: the command and its subcommand, if any, come
+// first (then maybe an argument, which names no command).
+func commandWords(args []string) []string {
+	var words []string
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
 		case a == "--debug" || strings.HasPrefix(a, "--storage-driver="):
 		case a == "--storage-driver":
 			i++
 		case strings.HasPrefix(a, "-"):
-			return ""
+			return words
 		default:
-			return a
+			words = append(words, a)
 		}
 	}
-	return ""
+	return words
 }
 
 // kebab is kong's name for a command field: ContainerLs -> container-ls.
@@ -282,7 +321,7 @@ func oneLine(s string) string {
 }
 
 func fail(e *env, code int, format string, args ...any) int {
-	fmt.Fprintf(e.stderr, "box: %s\n", oneLine(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(e.stderr, "box: %s\n", printable(oneLine(fmt.Sprintf(format, args...))))
 	return code
 }
 

@@ -193,11 +193,12 @@ func row(ct *container.Container, now time.Time, noTrunc bool) psRow {
 func printRows[T any](e *env, format string, rows []T, header string, cols func(T) []string) error {
 	switch {
 	case format == "json":
-		enc := json.NewEncoder(e.stdout)
 		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
+			b, err := json.Marshal(r)
+			if err != nil {
 				return err
 			}
+			fmt.Fprintf(e.stdout, "%s\n", printableJSON(b))
 		}
 		return nil
 	case format != "" && format != "table":
@@ -206,7 +207,11 @@ func printRows[T any](e *env, format string, rows []T, header string, cols func(
 	tw := tabwriter.NewWriter(e.stdout, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, header)
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(cols(r), "\t"))
+		c := cols(r)
+		for i := range c {
+			c[i] = printable(c[i])
+		}
+		fmt.Fprintln(tw, strings.Join(c, "\t"))
 	}
 	return tw.Flush()
 }
@@ -226,6 +231,7 @@ func formatTemplate(format string) (*template.Template, error) {
 
 // printTemplate prints each row through the template, all or nothing: a
 // template that fails on a row must not leave half a listing on stdout.
+// The template sees the row with every string in it made printable.
 func printTemplate(e *env, format string, rows any) error {
 	tmpl, err := formatTemplate(format)
 	if err != nil {
@@ -235,7 +241,7 @@ func printTemplate(e *env, format string, rows any) error {
 	v := reflect.ValueOf(rows)
 	for i := 0; i < v.Len(); i++ {
 		row := v.Index(i)
-		if err := tmpl.Execute(&out, row.Interface()); err != nil {
+		if err := tmpl.Execute(&out, printableValue(row.Interface())); err != nil {
 			if fields := fieldNames(row); fields != "" {
 				return fmt.Errorf("invalid --format: %w; the fields are %s", err, fields)
 			}
@@ -377,11 +383,11 @@ func (c *rmCmd) prepare(records *container.Store, ref string) (string, func(), e
 			unlock()
 			return "", nil, c.refuseRunning(ct)
 		}
-		if err := syscall.Kill(ct.State.Pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+		if err := syscall.Kill(ct.State.MonitorPid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
 			unlock()
 			return "", nil, fmt.Errorf("kill container %s: %w", ct.Config.Name, err)
 		}
-		for i := 0; i < 500 && container.Alive(ct.State.Pid, ct.State.PidStart); i++ {
+		for i := 0; i < 500 && container.Alive(ct.State.MonitorPid, ct.State.MonitorStart); i++ {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}

@@ -98,7 +98,8 @@ func onHost(err error) error {
 }
 
 func isPathProblem(err error) bool {
-	return errors.Is(err, tarcp.ErrNotFound) || errors.Is(err, tarcp.ErrNotDir) || errors.Is(err, tarcp.ErrDirOnFile)
+	return errors.Is(err, tarcp.ErrNotFound) || errors.Is(err, tarcp.ErrNotDir) || errors.Is(err, tarcp.ErrDirOnFile) ||
+		errors.Is(err, tarcp.ErrSymlinkInWay)
 }
 
 // pipeline runs produce and consume joined by a pipe. An error of the

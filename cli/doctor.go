@@ -340,23 +340,15 @@ func (d doctor) systemd() check {
 	return ch
 }
 
-// network: slirp4netns (the default) or pasta.
+// network: slirp4netns, box's user-mode network.
 func (d doctor) network() check {
 	ch := check{Name: "user-mode networking"}
-	s, p := lookPath("slirp4netns"), lookPath("pasta")
-	switch {
-	case s != "":
+	if s := lookPath("slirp4netns"); s != "" {
 		ch.OK, ch.Detail = true, "slirp4netns at "+s
-		if p != "" {
-			ch.Detail += ", pasta at " + p
-		}
-	case p != "":
-		ch.Detail = "no slirp4netns (the default); pasta at " + p + ": run with --network pasta"
-		ch.Fix = "sudo apt-get install slirp4netns"
-	default:
-		ch.Detail = "neither slirp4netns nor pasta: containers run only with --network none or host"
-		ch.Fix = "sudo apt-get install slirp4netns"
+		return ch
 	}
+	ch.Detail = "no slirp4netns: containers run only with --network none or host"
+	ch.Fix = "sudo apt-get install slirp4netns"
 	return ch
 }
 

@@ -5,9 +5,12 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/boxcli/box/build"
 	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/config"
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/diskreserve"
+	"github.com/boxcli/box/dockerfile"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/netslirp"
 	"github.com/boxcli/box/portfwd"
@@ -46,6 +49,19 @@ func report(e *env, err error) int {
 		return exit.Code
 	case errors.As(err, &code):
 		return int(code)
+	case errors.Is(err, build.ErrStepFailed):
+		// Docker's status for a failed build; the step's output is shown.
+		return fail(e, 1, "%v", err)
+	case errors.Is(err, stage.ErrInterrupted):
+		return fail(e, 130, "%v", err)
+	case errors.Is(err, stage.ErrBadDockerfile):
+		return fail(e, 125, "%v", strings.TrimSuffix(err.Error(), ": "+stage.ErrBadDockerfile.Error()))
+	case errors.Is(err, dockerfile.ErrUnknownTarget):
+		return fail(e, 125, "%v; --target names a stage (FROM IMAGE AS NAME)", err)
+	case errors.Is(err, stage.ErrNoDockerfile):
+		return fail(e, 125, "%v", err)
+	case errors.Is(err, build.ErrNoContext), errors.Is(err, build.ErrSecretMissing):
+		return fail(e, 125, "%v", err)
 	case errors.Is(err, sandbox.ErrNotFound):
 		return fail(e, 127, "%v", err)
 	case errors.Is(err, sandbox.ErrCannotExecute):
@@ -96,6 +112,10 @@ func report(e *env, err error) int {
 		return fail(e, 125, "%v", err)
 	case errors.Is(err, tarcp.ErrNotFound), errors.Is(err, tarcp.ErrNotDir):
 		return fail(e, 125, "%v; check the path (CONTAINER:PATH is in the container, any other path on the host)", err)
+	case errors.Is(err, tarcp.ErrSymlinkInWay):
+		return fail(e, 125, "%v; box cp follows no symlink below its destination: did something that shares the directory change it meanwhile?", err)
+	case diskreserve.NoSpace(err):
+		return fail(e, 125, "%v; %s", err, noSpaceFix())
 	}
 	if machineCause(err) {
 		return fail(e, 125, "%v%s", err, seeDoctor)

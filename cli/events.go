@@ -99,7 +99,7 @@ func (c *eventsCmd) print(e *env, ev events.Event) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(e.stdout, string(b))
+		fmt.Fprintln(e.stdout, string(printableJSON(b)))
 		return nil
 	case "":
 		var attrs []string
@@ -108,7 +108,7 @@ func (c *eventsCmd) print(e *env, ev events.Event) error {
 				attrs = append(attrs, k+"="+v)
 			}
 		}
-		fmt.Fprintf(e.stdout, "%s %s %s %s (%s)\n", ev.Time.Local().Format(time.RFC3339Nano), ev.Type, ev.Action, ev.ID, strings.Join(attrs, ", "))
+		fmt.Fprintf(e.stdout, "%s %s %s %s (%s)\n", ev.Time.Local().Format(time.RFC3339Nano), printable(ev.Type), printable(ev.Action), printable(ev.ID), printable(strings.Join(attrs, ", ")))
 		return nil
 	}
 	return printTemplate(e, c.Format, []events.Event{ev})

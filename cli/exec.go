@@ -3,9 +3,14 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"golang.org/x/term"
 
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/enter"
@@ -28,7 +33,7 @@ type execCmd struct {
 // enterContainer prepares role to run in the namespaces of a running
 // container (see package enter).
 func enterContainer(ct *container.Container, role string, namespaces ...string) (*enter.Entry, error) {
-	initPid, err := container.InitOf(ct.State.Pid)
+	initPid, err := container.InitPid(ct.State)
 	if err != nil {
 		return nil, err
 	}
@@ -46,6 +51,73 @@ func enterable(ct *container.Container) error {
 		return fmt.Errorf("container %s is paused; unpause it first (box unpause %s)", ct.Config.Name, ct.Config.Name)
 	}
 	return nil
+}
+
+// withoutTerminal gives cmd, a command in a container without -t, the
+// CLI's stdio (stdin only if interactive), except where it is a terminal:
+// the container must never get the user's terminal, whose modes it could
+// change for good (stty -F /proc/self/fd/1) and on which it could read
+// what the user types; programs also behave differently on one (colour,
+// paging, prompts). There, as Docker and Podman, it gets pipes that box
+// relays: one for stdout and stderr when they are the same terminal, so
+// their order stays. closeTheirs closes box's end of the stdin pipe, once
+// cmd has started.
+func withoutTerminal(e *env, cmd *exec.Cmd, interactive bool) (closeTheirs func(), err error) {
+	closeTheirs = func() {}
+	cmd.Stdout, cmd.Stderr = e.stdout, e.stderr
+	out, outTTY := terminalFile(e.stdout)
+	errf, errTTY := terminalFile(e.stderr)
+	if outTTY || errTTY {
+		// exec.Cmd relays a writer that is not an *os.File through a pipe,
+		// and gives the command one pipe for two equal writers.
+		relayed := struct{ io.Writer }{out}
+		if outTTY {
+			cmd.Stdout = relayed
+		}
+		if errTTY {
+			cmd.Stderr = struct{ io.Writer }{errf}
+			if outTTY && sameFile(out, errf) {
+				cmd.Stderr = relayed
+			}
+		}
+		// A process the command left behind may hold the pipes: box exec
+		// returns with the command, as it did when they were the terminal.
+		cmd.WaitDelay = time.Second
+	}
+	if !interactive {
+		return closeTheirs, nil
+	}
+	in, inTTY := terminalFile(e.stdin)
+	if !inTTY {
+		cmd.Stdin = e.stdin
+		return closeTheirs, nil
+	}
+	// A pipe of our own, not exec.Cmd's: its copy would wait for the
+	// user's next line after the command ended. The end of input (^D) is
+	// the end of the command's stdin.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		_, _ = io.Copy(pw, in)
+		pw.Close()
+	}()
+	cmd.Stdin = pr
+	return func() { pr.Close() }, nil // nsenter has its copy
+}
+
+// terminalFile says whether s is a terminal, and gives it as a file.
+func terminalFile(s any) (*os.File, bool) {
+	f, ok := s.(*os.File)
+	return f, ok && term.IsTerminal(int(f.Fd()))
+}
+
+// sameFile says a and b are the same open file (one terminal).
+func sameFile(a, b *os.File) bool {
+	sa, err1 := a.Stat()
+	sb, err2 := b.Stat()
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
 }
 
 // errNotRunning refuses to exec into a container that does not run.
@@ -96,6 +168,7 @@ func (c *execCmd) Run(e *env) error {
 	defer en.Close()
 	cmd := en.Cmd
 	var t *terminal
+	closeTheirs := func() {}
 	if c.Tty {
 		if t, err = newTerminal(e, c.Interactive); err != nil {
 			return err
@@ -104,9 +177,8 @@ func (c *execCmd) Run(e *env) error {
 		cfg.Size = t.size()
 		cmd.ExtraFiles = append(cmd.ExtraFiles, t.remote)
 	} else {
-		cmd.Stdout, cmd.Stderr = e.stdout, e.stderr
-		if c.Interactive {
-			cmd.Stdin = e.stdin
+		if closeTheirs, err = withoutTerminal(e, cmd, c.Interactive && !c.Detach); err != nil {
+			return err
 		}
 	}
 	if c.Detach {
@@ -119,7 +191,9 @@ func (c *execCmd) Run(e *env) error {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwardedSignals()...)
 	defer signal.Stop(sigs)
-	if err := en.Start(cfg); err != nil {
+	err = en.Start(cfg)
+	closeTheirs()
+	if err != nil {
 		return err
 	}
 	if err := sandbox.ReadExecStatus(en.Status); err != nil {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	units "github.com/docker/go-units"
 
@@ -294,6 +296,7 @@ func FuzzEnvFile(f *testing.F) {
 		"# comment\n\nA=1\n  B=\"quoted\"\nC\n", "ok=1\nbad name=2\n", "=x", "A=1\r\nB=2\r\n", "\tK=v w\n",
 		"A\x00B=1", "A=1\x00", "\x00", "A\vB=1", "A\u00a0B=1", "#only\n#comments", "A==\n==A", "A=\n",
 		"K=" + strings.Repeat("v", 70000), "\xff\xfe=1", "HOSTVAR\nUNSET\nHOSTVAR=x",
+		"\uFEFFA=1\n\uFEFFB=2", "A\u0085B=1", "A=\xff", "K=" + strings.Repeat("v", maxEnvEntry),
 	} {
 		f.Add(s, "E=1")
 		f.Add(s, "HOSTVAR")
@@ -349,8 +352,11 @@ func checkEnvKey(t *testing.T, what, kv string, needValue bool) {
 		t.Fatalf("%s: entry %q has a NUL in its value", what, kv)
 	}
 	for _, r := range k {
-		if r <= ' ' || r == 0x7f {
+		if r <= ' ' || r == 0x7f || unicode.IsSpace(r) || unicode.IsControl(r) {
 			t.Fatalf("%s: entry %q has a bad name %q", what, kv, k)
 		}
+	}
+	if !utf8.ValidString(kv) || len(kv) > maxEnvEntry {
+		t.Fatalf("%s: entry %q is not UTF-8 or longer than exec takes", what, kv)
 	}
 }

@@ -88,7 +88,7 @@ func (c *healthcheckRunCmd) Run(e *env) error {
 	if err := enterable(ct); err != nil {
 		return err
 	}
-	initPid, err := container.InitOf(ct.State.Pid)
+	initPid, err := container.InitPid(ct.State)
 	if err != nil {
 		return err
 	}

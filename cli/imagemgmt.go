@@ -51,7 +51,7 @@ func (c *saveCmd) Run(e *env) error {
 		if c.Format == image.FormatOCIDir {
 			return fmt.Errorf("--format oci-dir needs -o DIR")
 		}
-		dest = "/proc/self/fd/1" // the stage writes to the stdout it shares with us
+		// No Dest: the stage writes to the stdout it shares with us.
 	}
 	return e.imageOp(stage.OpSave, &stage.ImageRequest{Refs: c.Images, Dest: dest, Format: c.Format}, nil)
 }
@@ -107,10 +107,13 @@ func runningImages() (map[string]string, error) {
 
 func printRemoved(e *env, res *stage.RemoveImagesResult) {
 	for _, n := range res.Untagged {
-		fmt.Fprintf(e.stdout, "Untagged: %s\n", n)
+		fmt.Fprintf(e.stdout, "Untagged: %s\n", printable(n))
 	}
 	for _, id := range res.Deleted {
 		fmt.Fprintf(e.stdout, "Deleted: sha256:%s\n", id)
+	}
+	if bc := res.BuildCache; bc != nil && (bc.Layers > 0 || bc.Bytes > 0) {
+		fmt.Fprintf(e.stdout, "Deleted build cache: %d layers, %s\n", bc.Layers, size(bc.Bytes))
 	}
 }
 
@@ -149,7 +152,7 @@ func printInspect(e *env, format string, objs []json.RawMessage) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(e.stdout, string(b))
+		fmt.Fprintln(e.stdout, string(printableJSON(b)))
 		return nil
 	}
 	var rows []any
@@ -191,8 +194,12 @@ func (c *historyCmd) Run(e *env) error {
 	}
 	var rows []historyRow
 	for _, h := range entries {
+		created := h.Created
+		if created.IsZero() {
+			created = time.Unix(0, 0) // an undated entry: Docker's API says 0
+		}
 		r := historyRow{ID: h.ID, CreatedBy: h.CreatedBy, Comment: h.Comment,
-			CreatedAt: h.Created.Format(time.RFC3339), CreatedSince: units.HumanDuration(time.Since(h.Created)) + " ago",
+			CreatedAt: created.Format(time.RFC3339), CreatedSince: createdSince(created),
 			Size: units.HumanSizeWithPrecision(float64(h.Size), 3)}
 		if !c.Human {
 			r.Size = fmt.Sprint(h.Size)
@@ -219,9 +226,20 @@ func (c *historyCmd) Run(e *env) error {
 	})
 }
 
+// createdSince is a history entry's age. As docker history, a date up to
+// 2000 is taken for no date: an entry without one (or the epoch, as
+// reproducible builds write) is "N/A", not "292 years ago".
+func createdSince(t time.Time) string {
+	if !t.After(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		return "N/A"
+	}
+	return units.HumanDuration(time.Since(t)) + " ago"
+}
+
 // imageCmd groups the image commands as Docker's `docker image ...`.
 type imageCmd struct {
 	Ls      imagesCmd       `cmd:"" aliases:"list" help:"List images.\n\nExample: box image ls -q"`
+	Build   buildCmd        `cmd:"" help:"Build an image from a Dockerfile or Containerfile.\n\nExample: box image build -t app:1 ."`
 	Rm      rmiCmd          `cmd:"" help:"Remove images.\n\nExample: box image rm mybox:1"`
 	Inspect imageInspectCmd `cmd:"" help:"Show images' details as JSON.\n\nExample: box image inspect -f '{{.Config.Cmd}}' busybox"`
 	Prune   imagePruneCmd   `cmd:"" help:"Remove unused images.\n\nExample: box image prune -a"`

@@ -168,7 +168,7 @@ func (c *loadCmd) Run(e *env) error {
 	}
 	if !c.Quiet {
 		for _, n := range names {
-			fmt.Fprintf(e.stdout, "Loaded image: %s\n", n)
+			fmt.Fprintf(e.stdout, "Loaded image: %s\n", printable(n))
 		}
 	}
 	return nil

@@ -53,7 +53,10 @@ type stateJSON struct {
 	Restarting bool   `json:"Restarting"`
 	OOMKilled  bool   `json:"OOMKilled"`
 	Dead       bool   `json:"Dead"`
+	// Pid is the container's PID 1 as the host numbers it, as in Docker;
+	// ConmonPid the process that keeps it (box's monitor), as in Podman.
 	Pid        int    `json:"Pid"`
+	ConmonPid  int    `json:"ConmonPid"`
 	ExitCode   int    `json:"ExitCode"`
 	Error      string `json:"Error"`
 	StartedAt  string `json:"StartedAt"`
@@ -173,7 +176,7 @@ func inspectContainer(records *container.Store, c *container.Container) containe
 		ID: cfg.ID, Created: ts(cfg.Created), Path: path, Args: nonNilStrings(args),
 		State: stateJSON{
 			Status: string(st.Status), Running: st.Status == container.Running, Paused: paused(c), OOMKilled: st.OOMKilled,
-			Pid: st.Pid, ExitCode: st.ExitCode, Error: st.Error, StartedAt: ts(st.StartedAt), FinishedAt: ts(st.FinishedAt),
+			Pid: st.Pid, ConmonPid: st.MonitorPid, ExitCode: st.ExitCode, Error: st.Error, StartedAt: ts(st.StartedAt), FinishedAt: ts(st.FinishedAt),
 		},
 		Image:        "sha256:" + cfg.ImageID,
 		LogPath:      records.Dir(cfg.ID) + "/" + stage.LogFile,
@@ -366,7 +369,7 @@ type containerCmd struct {
 	Rename  renameCmd           `cmd:"" help:"Rename a container.\n\nExample: box container rename web web-old"`
 	Cp      cpCmd               `cmd:"" help:"Copy files between a container and the host.\n\nExample: box container cp web:/etc/hosts ./hosts"`
 	Diff    diffCmd             `cmd:"" help:"List a container's changed files.\n\nExample: box container diff web"`
-	Export  exportCmd           `cmd:"" help:"Write a stopped container's files as a tar archive.\n\nExample: box container export -o rootfs.tar web"`
+	Export  exportCmd           `cmd:"" help:"Write a container's files as a tar archive.\n\nExample: box container export -o rootfs.tar web"`
 	Top     topCmd              `cmd:"" help:"Show a container's processes.\n\nExample: box container top web"`
 	Attach  attachCmd           `cmd:"" help:"Attach to a running container.\n\nExample: box container attach web"`
 	Port    portCmd             `cmd:"" help:"List a container's published ports.\n\nExample: box container port web 80/tcp"`

@@ -67,7 +67,7 @@ func stopOne(records *container.Store, ref string, timeout time.Duration) error 
 	if err != nil {
 		return err
 	}
-	pid, start := ct.State.Pid, ct.State.PidStart
+	pid, start := ct.State.MonitorPid, ct.State.MonitorStart
 	records.MarkStopped(ct.Config.ID)
 	if err := signalContainer(ct, sig); err != nil {
 		return err
@@ -92,8 +92,8 @@ func stopOne(records *container.Store, ref string, timeout time.Duration) error 
 // the die event. Only when the init cannot be found (it is not up yet) does
 // the signal go to the monitor, which passes it on.
 func signalContainer(ct *container.Container, sig syscall.Signal) error {
-	target := ct.State.Pid
-	if init, err := container.InitOf(ct.State.Pid); err == nil {
+	target := ct.State.MonitorPid
+	if init, err := container.InitPid(ct.State); err == nil {
 		target = init
 	}
 	if err := syscall.Kill(target, sig); err != nil && err != syscall.ESRCH {
@@ -177,7 +177,7 @@ func (c *logsCmd) Run(e *env) error {
 	}
 	f.Tail = -1
 	for {
-		alive := container.Alive(ct.State.Pid, ct.State.PidStart)
+		alive := container.Alive(ct.State.MonitorPid, ct.State.MonitorStart)
 		entries, off, err = containerlog.ReadFrom(path, off, f)
 		if err != nil {
 			return fmt.Errorf("read log: %w", err)

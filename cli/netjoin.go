@@ -49,13 +49,13 @@ func joinNetwork(records *container.Store, netMode string) (*stage.Join, error) 
 		if ct.State.Status != container.Running {
 			return nil, fmt.Errorf("container %s, whose network this one joins, %w; start it first", ct.Config.Name, errNotRunning)
 		}
-		init, err := container.InitOf(ct.State.Pid)
+		init, err := container.InitPid(ct.State)
 		if err != nil {
 			return nil, err
 		}
 		// Its keeper's user namespace: the init's may be keep-id's nested
 		// one, with other id maps than the store's.
-		netPath, userPath = fmt.Sprintf("/proc/%d/ns/net", init), fmt.Sprintf("/proc/%d/ns/user", ct.State.Pid)
+		netPath, userPath = fmt.Sprintf("/proc/%d/ns/net", init), fmt.Sprintf("/proc/%d/ns/user", ct.State.MonitorPid)
 	case network.NS:
 		netPath = mode.Target
 	}

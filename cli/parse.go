@@ -2,14 +2,22 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/volume"
 )
+
+// maxEnvEntry is the longest "KEY=VALUE" Linux passes to a program
+// (MAX_ARG_STRLEN, 32 pages, with the NUL): exec fails on a longer one.
+const maxEnvEntry = 32*4096 - 1
 
 // buildEnv applies --env-file files, then -e values, as Docker does: later
 // wins, and a bare KEY copies the variable from box's own environment (or
@@ -23,19 +31,15 @@ func buildEnv(files, flags []string, lookup func(string) (string, bool)) ([]stri
 		}
 		out = append(out, vals...)
 	}
-	out = append(out, flags...)
+	for _, kv := range flags {
+		if err := checkEnv(kv); err != nil {
+			return nil, err
+		}
+		out = append(out, kv)
+	}
 	var env []string
 	for _, kv := range out {
 		k, v, ok := strings.Cut(kv, "=")
-		if k == "" {
-			return nil, fmt.Errorf("invalid environment variable %q: it needs a name", kv)
-		}
-		if badEnvName(k) {
-			return nil, fmt.Errorf("invalid environment variable name %q: no whitespace or control characters allowed", k)
-		}
-		if strings.ContainsRune(v, 0) {
-			return nil, fmt.Errorf("invalid environment variable %q: NUL byte in the value", k)
-		}
 		if !ok {
 			if v, ok = lookup(k); !ok {
 				continue
@@ -44,6 +48,33 @@ func buildEnv(files, flags []string, lookup func(string) (string, bool)) ([]stri
 		env = append(env, k+"="+v)
 	}
 	return env, nil
+}
+
+// checkEnv checks one KEY=VALUE (or bare KEY) as given with -e or on a
+// line of an env file. Docker's env-file reader refuses what is not
+// UTF-8 (its API would turn it into U+FFFD); box also refuses a name with
+// whitespace or control characters, which break up the name in anything
+// that lists the environment line by line or word by word, a NUL (exec
+// refuses it), and an entry longer than exec passes on.
+func checkEnv(kv string) error {
+	k, v, _ := strings.Cut(kv, "=")
+	switch {
+	case k == "":
+		return fmt.Errorf("invalid environment variable %q: it needs a name", truncate(kv, 64))
+	case !utf8.ValidString(k) || strings.ContainsRune(k, utf8.RuneError):
+		// kong hands -e over with bytes that are not UTF-8 already
+		// replaced by U+FFFD, which no one means in a name.
+		return fmt.Errorf("invalid environment variable name %q: it is not UTF-8 text", truncate(k, 64))
+	case badEnvName(k):
+		return fmt.Errorf("invalid environment variable name %q: no whitespace or control characters allowed", truncate(k, 64))
+	case !utf8.ValidString(v):
+		return fmt.Errorf("invalid environment variable %s: its value is not UTF-8 text", truncate(k, 64))
+	case strings.ContainsRune(v, 0):
+		return fmt.Errorf("invalid environment variable %s: NUL byte in the value", truncate(k, 64))
+	case len(kv) > maxEnvEntry:
+		return fmt.Errorf("environment variable %s is %d bytes long; Linux passes at most %d to a program", truncate(k, 64), len(kv), maxEnvEntry)
+	}
+	return nil
 }
 
 // readEnvFile reads Docker's env-file format: KEY=VALUE or KEY per line,
@@ -57,37 +88,49 @@ func readEnvFile(path string) ([]string, error) {
 	return parseEnvFile(f, path)
 }
 
-func parseEnvFile(r interface{ Read([]byte) (int, error) }, name string) ([]string, error) {
+func parseEnvFile(r io.Reader, name string) ([]string, error) {
 	var out []string
 	sc := bufio.NewScanner(r)
+	// Lines as long as exec takes, and more, to say which one is too long
+	// (bufio's own limit, 64 KiB, is below what Linux passes on).
+	sc.Buffer(make([]byte, 0, 64<<10), 4*maxEnvEntry)
 	n := 0
 	for sc.Scan() {
 		n++
-		line := strings.TrimLeft(sc.Text(), " \t")
+		text := sc.Text()
+		if n == 1 {
+			text = strings.TrimPrefix(text, "\uFEFF") // a byte order mark, as Docker
+		}
+		line := strings.TrimLeft(text, " \t")
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		k, v, _ := strings.Cut(line, "=")
-		if k == "" || badEnvName(k) {
-			return nil, fmt.Errorf("%s line %d: invalid variable name %q", name, n, k)
-		}
-		if strings.ContainsRune(v, 0) {
-			return nil, fmt.Errorf("%s line %d: NUL byte in the value of %s", name, n, k)
+		if err := checkEnv(line); err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", name, n, err)
 		}
 		out = append(out, line)
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("%s line %d: longer than %d bytes; Linux passes at most %d to a program", name, n+1, 4*maxEnvEntry, maxEnvEntry)
+		}
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return out, nil
 }
 
+// truncate shortens s for a message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
 // badEnvName says whether an environment variable's name holds a blank or
-// an ASCII control character (NUL and newline among them): exec refuses a
-// NUL, and the others break up the name in anything that lists the
-// environment line by line or word by word.
+// a control character (NUL and newline among them, and Unicode's own).
 func badEnvName(k string) bool {
-	return strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r == 0x7f })
+	return strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || unicode.IsSpace(r) || unicode.IsControl(r) })
 }
 
 // parseVolume reads -v HOST:CONTAINER[:OPTIONS]. Host paths may be

@@ -126,3 +126,54 @@ func TestSplitName(t *testing.T) {
 		}
 	}
 }
+
+func TestParseEnvFileHostile(t *testing.T) {
+	long := "K=" + strings.Repeat("v", 100_000) // over bufio's 64 KiB
+	for _, c := range []struct {
+		name, file string
+		want       []string
+		err        string
+	}{
+		{"a line over 64 KiB", "A=1\n" + long + "\n", []string{"A=1", long}, ""},
+		{"longer than exec takes", "A=1\nK=" + strings.Repeat("v", maxEnvEntry) + "\n", nil, `env.list line 2: environment variable K is 131073 bytes long; Linux passes at most 131071`},
+		{"longer than the reader reads", "A=1\n\nK=" + strings.Repeat("v", 5*maxEnvEntry), nil, `env.list line 3: longer than`},
+		{"a byte order mark", "\uFEFFA=1\nB=2\n", []string{"A=1", "B=2"}, ""},
+		{"UTF-8 names", "ÉTÉ=1\n日本=2\n", []string{"ÉTÉ=1", "日本=2"}, ""},
+		{"not UTF-8 in a name", "A=1\n\xffB=1\n", nil, `env.list line 2: invalid environment variable name "\xffB": it is not UTF-8 text`},
+		{"not UTF-8 in a value", "A=\xfe\n", nil, `env.list line 1: invalid environment variable A: its value is not UTF-8 text`},
+		{"a no-break space", "A\u00a0B=1\n", nil, `env.list line 1: invalid environment variable name "A\u00a0B": no whitespace`},
+		{"a C1 control", "A\u0085B=1\n", nil, `env.list line 1: invalid environment variable name "A\u0085B": no whitespace`},
+		{"a blank", "bad name=1\n", nil, `env.list line 1: invalid environment variable name "bad name"`},
+		{"no name", "=1\n", nil, `env.list line 1: invalid environment variable "=1": it needs a name`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := parseEnvFile(strings.NewReader(c.file), "env.list")
+			if c.err != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), c.err) {
+					t.Fatalf("parseEnvFile = %v, want an error starting %q", err, c.err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("parseEnvFile = %d entries, %v; want %d", len(got), err, len(c.want))
+			}
+		})
+	}
+}
+
+func TestBuildEnvFlags(t *testing.T) {
+	none := func(string) (string, bool) { return "", false }
+	for _, c := range []struct{ flag, err string }{
+		{"ÉTÉ=1", ""},
+		{"\xff=1", "invalid environment variable name \"\\xff\": it is not UTF-8 text"},
+		{"\ufffd=1", "invalid environment variable name \"\ufffd\": it is not UTF-8 text"},
+		{"A=\xff", "invalid environment variable A: its value is not UTF-8 text"},
+		{"A\u2028B=1", "invalid environment variable name \"A\\u2028B\": no whitespace"},
+		{"K=" + strings.Repeat("v", maxEnvEntry), "environment variable K is 131073 bytes long"},
+	} {
+		_, err := buildEnv(nil, []string{c.flag}, none)
+		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.HasPrefix(err.Error(), c.err)) {
+			t.Errorf("buildEnv(-e %.20q) = %v, want %q", c.flag, err, c.err)
+		}
+	}
+}

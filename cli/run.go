@@ -55,10 +55,10 @@ type runCmd struct {
 	Volume        []string          `short:"v" sep:"none" help:"Bind-mount a host path: HOST:CONTAINER[:ro|rw]."`
 	Mount         []string          `sep:"none" help:"Mount: type=bind,source=...,target=...[,readonly] or type=tmpfs,target=...[,tmpfs-size=...,tmpfs-mode=...]."`
 	Tmpfs         []string          `sep:"none" help:"Mount a tmpfs: PATH[:OPTIONS]."`
-	Hostname      string            `help:"Container host name (default: the short container ID)."`
+	Hostname      string            `short:"h" help:"Container host name (default: the short container ID)."`
 	ReadOnly      bool              `name:"read-only" help:"Mount the container's root filesystem read-only."`
 	Userns        string            `help:"User namespace: auto (subordinate ids; the default), single (one ID) or keep-id (your uid is yours inside too)."`
-	Network       string            `name:"network" aliases:"net" help:"Network: slirp4netns[:allow_host_loopback=true,mtu=N,port_handler=rootlesskit|slirp4netns] (the default), pasta, none, host."`
+	Network       string            `name:"network" aliases:"net" help:"Network: slirp4netns[:allow_host_loopback=true,mtu=N,port_handler=rootlesskit|slirp4netns] (the default), none, host, container:NAME (another container's) or ns:PATH."`
 	Publish       []string          `short:"p" sep:"none" help:"Publish a port: [hostIP:][hostPort:]containerPort[/tcp|/udp]; ranges like 8000-8001:80-81; no hostPort picks a free one (see box port)."`
 	PublishAll    bool              `short:"P" name:"publish-all" help:"Publish every port the image exposes on a free host port."`
 	Expose        []string          `sep:"none" help:"Expose a port or range (for -P): PORT[/PROTO]."`
@@ -105,7 +105,9 @@ func (c *runCmd) Run(e *env) error {
 		}
 		return withLoginHint(c.Image, err)
 	}
-	if c.Tty && c.Interactive {
+	if c.Tty && (c.Interactive || !c.Rm) {
+		// -it, and -t of a container that keeps its log: under its
+		// monitor, which writes the log from the pty, attached at once.
 		return withLoginHint(c.Image, c.runAttached(e, req, maps, join, records))
 	}
 	err = foreground(e, req, maps, join, c.Interactive, c.Tty, func() {
@@ -235,7 +237,9 @@ func (c *runCmd) runDetached(e *env, req stage.Request, maps userns.Maps, join *
 
 // runAttached is run -it: the container runs under its monitor and the
 // terminal attaches to it, so that, as with Docker, ctrl-p ctrl-q leaves
-// it running in the background.
+// it running in the background. And run -t without -i, unless --rm: the
+// monitor keeps its log (only it sees the pty), and the signals box gets
+// go to the container as they did when the CLI relayed the pty itself.
 func (c *runCmd) runAttached(e *env, req stage.Request, maps userns.Maps, join *stage.Join, records *container.Store) error {
 	keys, err := attach.ParseDetachKeys(c.DetachKeys)
 	if err != nil {
@@ -253,7 +257,7 @@ func (c *runCmd) runAttached(e *env, req stage.Request, maps userns.Maps, join *
 	if err := c.ready(); err != nil {
 		e.warn(err.Error())
 	}
-	return attachTo(e, req.Dirs, records, ct, attachOptions{stdin: true, keys: keys, sigProxy: c.SigProxy})
+	return attachTo(e, req.Dirs, records, ct, attachOptions{stdin: true, keys: keys, sigProxy: c.SigProxy, ttySignals: !c.Interactive})
 }
 
 // relaySignals passes signals to send until done is closed; SIGWINCH
@@ -419,9 +423,6 @@ func (c *runCmd) networkConfig(cfg *container.Config, warn func(string)) error {
 	mode, err := network.Parse(c.Network)
 	if err != nil {
 		return err
-	}
-	if mode.Kind == network.Pasta {
-		return fmt.Errorf("%w %q: box runs slirp4netns, none, host, container: and ns: networks", network.ErrBadMode, c.Network)
 	}
 	for _, p := range c.Publish {
 		specs, err := portfwd.Parse(p)

@@ -131,6 +131,7 @@ func (e *env) request(h *host, op string) stage.Request {
 		Driver:  e.g.StorageDriver,
 		HostUID: uint32(h.uid),
 		HostGID: uint32(h.gid),
+		Debug:   e.g.Debug,
 	}
 }
 

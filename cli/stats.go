@@ -150,7 +150,7 @@ func (c *statsCmd) reading(ct *container.Container, now time.Time, last sample, 
 		r.CPUPerc, r.MemUsage, r.MemPerc, r.NetIO, r.BlockIO, r.PIDs = "0.00%", "0B / 0B", "0.00%", "0B / 0B", "0B / 0B", "0"
 		return r, sample{}
 	}
-	if init, err := container.InitOf(ct.State.Pid); err == nil {
+	if init, err := container.InitPid(ct.State); err == nil {
 		if n, err := network.CountersOf(init); err == nil {
 			r.NetRxBytes, r.NetTxBytes = n.RX, n.TX
 			r.NetIO = decimal(n.RX) + " / " + decimal(n.TX)

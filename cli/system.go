@@ -111,6 +111,7 @@ func (c *systemDfCmd) Run(e *env) error {
 		{"Images", len(du.Images), activeImages, size(imgSize), reclaim(imgFree, imgSize)},
 		{"Containers", len(list), running, size(ctrSize), reclaim(ctrFree, ctrSize)},
 		{"Local Volumes", len(du.Volumes), activeVols, size(volSize), reclaim(volFree, volSize)},
+		{"Build Cache", du.BuildCacheLayers, 0, size(du.BuildCache), reclaim(du.BuildCache, du.BuildCache)},
 	}
 	return printRows(e, c.Format, rows, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE", func(r dfRow) []string {
 		return []string{r.Type, strconv.Itoa(r.TotalCount), strconv.Itoa(r.Active), r.Size, r.Reclaimable}

@@ -27,7 +27,7 @@ func (c *topCmd) Run(e *env) error {
 	if ct.State.Status != container.Running {
 		return fmt.Errorf("container %s %w; start it first (box start %s)", ct.Config.Name, errNotRunning, ct.Config.Name)
 	}
-	initPid, err := container.InitOf(ct.State.Pid)
+	initPid, err := container.InitPid(ct.State)
 	if err != nil {
 		return err
 	}

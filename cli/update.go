@@ -76,7 +76,7 @@ func applyLive(ct *container.Container, files map[string]string) error {
 		return fmt.Errorf("container %s runs without a cgroup of its own, so its limits cannot change until it is started again: %w", ct.Config.Name, cgdelegate.ErrUnavailable)
 	}
 	extra := 0
-	if init, err := container.InitOf(ct.State.Pid); err == nil {
+	if init, err := container.InitPid(ct.State); err == nil {
 		extra = stage.InitTasks(ct.Config, init)
 	}
 	return cgdelegate.Group{Dir: ct.State.Cgroup}.Update(files, extra)

@@ -68,7 +68,7 @@ func (c *waitCmd) wait(records *container.Store, ref string) (int, error) {
 	}
 	if !slices.ContainsFunc(conds, func(s string) bool { return !exitCondition(s) }) {
 		// Only the end counts: wait for the keeper, not the record.
-		waitGone(ct.State.Pid, ct.State.PidStart, 100*365*24*time.Hour)
+		waitGone(ct.State.MonitorPid, ct.State.MonitorStart, 100*365*24*time.Hour)
 		if ct, err = records.Get(ct.Config.ID); err != nil {
 			// Removed when it ended (--rm): its status is gone with it.
 			return 0, err
@@ -88,7 +88,7 @@ func (c *waitCmd) wait(records *container.Store, ref string) (int, error) {
 			return 0, err
 		}
 		last = ct.State.ExitCode
-		ended := ct.State.Status == container.Exited || ct.State.Status == container.Running && !container.Alive(ct.State.Pid, ct.State.PidStart)
+		ended := ct.State.Status == container.Exited || ct.State.Status == container.Running && !container.Alive(ct.State.MonitorPid, ct.State.MonitorStart)
 		for _, cond := range conds {
 			switch {
 			case exitCondition(cond) && ended:

@@ -6,7 +6,7 @@
 //
 //	# ~/.config/box/config.toml
 //	storage_driver = "overlay"    # overlay, fuse-overlayfs or vfs
-//	network = "slirp4netns"       # as --network: slirp4netns[:opts], pasta, none, host
+//	network = "slirp4netns"       # as --network: slirp4netns[:opts], none, host
 //	userns = "auto"               # as --userns: auto, single or keep-id
 //	log_max_size = "16m"          # a detached container's log rotates past this
 package config

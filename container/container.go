@@ -10,6 +10,7 @@
 package container
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -62,7 +63,7 @@ type Config struct {
 	Init       bool `json:"init,omitempty"`
 	ReadOnly   bool `json:"readOnly,omitempty"`
 	AutoRemove bool `json:"autoRemove,omitempty"`
-	// LogMaxSize caps a detached container's log file (0: the default);
+	// LogMaxSize caps the container's log file (0: the default);
 	// from the config file's log_max_size.
 	LogMaxSize    int64             `json:"logMaxSize,omitempty"`
 	Mounts        []Mount           `json:"mounts,omitempty"`
@@ -105,17 +106,23 @@ const (
 // State is what happened to a container since it was created.
 type State struct {
 	Status Status `json:"status"`
-	// Pid is the host pid of the process that keeps the container alive
-	// (box's stage or monitor), not the container's own PID 1.
+	// Pid is the container's main process, its PID 1, as the host numbers
+	// it, while it runs: Docker's and Podman's State.Pid (nsenter -t,
+	// /proc/PID). It names a process only while the monitor lives and
+	// keeps it as its child: see InitPid.
 	Pid int `json:"pid,omitempty"`
-	// PidStart is that process's start time, field 22 of /proc/PID/stat, so
-	// a reused pid is not mistaken for it.
-	PidStart   uint64    `json:"pidStart,omitempty"`
-	ExitCode   int       `json:"exitCode"`
-	StartedAt  time.Time `json:"startedAt,omitempty"`
-	FinishedAt time.Time `json:"finishedAt,omitempty"`
-	Error      string    `json:"error,omitempty"`
-	OOMKilled  bool      `json:"oomKilled,omitempty"`
+	// MonitorPid is the host pid of the process that keeps the container
+	// alive (box's stage: the monitor of a detached container, or the one
+	// behind box run), Podman's State.ConmonPid. Liveness is its.
+	MonitorPid int `json:"monitorPid,omitempty"`
+	// MonitorStart is that process's start time, field 22 of
+	// /proc/PID/stat, so a reused pid is not mistaken for it.
+	MonitorStart uint64    `json:"monitorStart,omitempty"`
+	ExitCode     int       `json:"exitCode"`
+	StartedAt    time.Time `json:"startedAt,omitempty"`
+	FinishedAt   time.Time `json:"finishedAt,omitempty"`
+	Error        string    `json:"error,omitempty"`
+	OOMKilled    bool      `json:"oomKilled,omitempty"`
 	// StopRequested marks a stop or kill by the user: the monitor must not
 	// undo it with the restart policy.
 	StopRequested bool `json:"stopRequested,omitempty"`
@@ -131,6 +138,25 @@ type State struct {
 	// Cgroup is the container's cgroup directory while it runs (see
 	// cgdelegate.Group); "" when it runs without one.
 	Cgroup string `json:"cgroup,omitempty"`
+}
+
+// UnmarshalJSON reads a state, also one that a box before #18 wrote: its
+// "pid" and "pidStart" named the monitor, which a container that box
+// started still has.
+func (st *State) UnmarshalJSON(b []byte) error {
+	type plain State // without this method
+	var v struct {
+		plain
+		LegacyStart uint64 `json:"pidStart"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*st = State(v.plain)
+	if st.MonitorPid == 0 && v.LegacyStart != 0 {
+		st.MonitorPid, st.MonitorStart, st.Pid = st.Pid, v.LegacyStart, 0
+	}
+	return nil
 }
 
 // Container is one record.

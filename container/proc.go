@@ -74,20 +74,21 @@ func parseStat(b []byte) (state byte, start uint64, err error) {
 }
 
 // Observed is st as readers should see it, given a liveness check (Alive,
-// or a fake in tests). A record that says a box process is running (Running,
-// or Created with a Pid, between create and start) is only true while that
-// process lives; once it is gone, killed or lost in a reboot, nobody is left
-// to record the exit. Observed then reports Exited, code 137 unless one was
-// recorded, the error "box process died", and no Pid, since the pid may
-// already belong to another process. FinishedAt stays unknown (zero).
+// or a fake in tests) of its monitor. A record that says a box process is
+// running (Running, or Created with a MonitorPid, between create and start)
+// is only true while that process lives; once it is gone, killed or lost
+// in a reboot, nobody is left to record the exit. Observed then reports
+// Exited, code 137 unless one was recorded, the error "box process died",
+// and no pids, since they may already belong to other processes.
+// FinishedAt stays unknown (zero).
 //
 // Get and List return this view without rewriting the file; whoever acts on
 // the container can record it with Update under the container's lock.
 func Observed(st State, alive func(pid int, start uint64) bool) State {
-	if st.Status != Running && (st.Status != Created || st.Pid == 0) {
+	if st.Status != Running && (st.Status != Created || st.MonitorPid == 0) {
 		return st
 	}
-	if st.Pid > 0 && alive(st.Pid, st.PidStart) {
+	if st.MonitorPid > 0 && alive(st.MonitorPid, st.MonitorStart) {
 		return st
 	}
 	st.Status = Exited
@@ -97,7 +98,7 @@ func Observed(st State, alive func(pid int, start uint64) bool) State {
 	if st.Error == "" {
 		st.Error = "box process died"
 	}
-	st.Pid, st.PidStart, st.Ports = 0, 0, nil
+	st.Pid, st.MonitorPid, st.MonitorStart, st.Ports = 0, 0, 0, nil
 	return st
 }
 
@@ -111,6 +112,32 @@ func SelfStartTime() (uint64, error) {
 	}
 	_, start, err := parseStat(b)
 	return start, err
+}
+
+// InitPid is the host pid of a running container's PID 1: the recorded
+// one, once checked to still be the monitor's child in a pid namespace of
+// its own (the container may have ended since, and its pid gone to
+// another process), else the one found from the monitor (a record
+// written before pids were recorded).
+func InitPid(st State) (int, error) {
+	if st.Pid > 0 && st.MonitorPid > 0 {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", st.Pid)); err == nil {
+			if ppid, err := parsePPid(b); err == nil && ppid == st.MonitorPid && ownPidNS(st.Pid, st.MonitorPid) {
+				return st.Pid, nil
+			}
+		}
+	}
+	if st.MonitorPid <= 0 {
+		return 0, fmt.Errorf("find the container's init: it does not run")
+	}
+	return InitOf(st.MonitorPid)
+}
+
+// ownPidNS says process pid is in another pid namespace than keeper.
+func ownPidNS(pid, keeper int) bool {
+	own, err1 := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", keeper))
+	theirs, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
+	return err1 == nil && err2 == nil && own != theirs
 }
 
 // InitOf finds a running container's PID 1 from its keeper (the stage):
@@ -158,6 +185,43 @@ func parsePPid(b []byte) (int, error) {
 	return strconv.Atoi(f[1])
 }
 
+// parseSession takes field 6 of /proc/PID/stat.
+func parseSession(b []byte) (int, error) {
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed stat line")
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 4 {
+		return 0, fmt.Errorf("malformed stat line")
+	}
+	return strconv.Atoi(f[3])
+}
+
+// InSession lists the processes of session sid, as this process's /proc
+// numbers them: what a command that made itself a session (box exec,
+// healthchecks) still has running, whatever process groups it made.
+func InSession(sid int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
+			if s, err := parseSession(b); err == nil && s == sid {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
 // ChildOf returns a child of pid (the command nsenter forked).
 func ChildOf(pid int) (int, error) {
 	ents, err := os.ReadDir("/proc")
@@ -198,6 +262,12 @@ func FirstChild(pid int, timeout time.Duration) (int, error) {
 		}
 		if f := strings.Fields(string(b)); len(f) > 0 {
 			return strconv.Atoi(f[0])
+		}
+		// nsenter cannot fork into a pid namespace whose init has died:
+		// it exits, and waiting out the timeout would hold up whoever
+		// waits for this (the monitor, to record the container's exit).
+		if state, _, err := readStat(pid); err != nil || state == 'Z' || state == 'X' {
+			return 0, fmt.Errorf("process %d exited without a child", pid)
 		}
 		if time.Now().After(deadline) {
 			return 0, fmt.Errorf("process %d made no child within %v", pid, timeout)

@@ -1,10 +1,14 @@
 package container
 
 import (
+	"encoding/json"
+	"os"
 	"os/exec"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParseStat(t *testing.T) {
@@ -56,13 +60,14 @@ func TestObserved(t *testing.T) {
 		alive func(int, uint64) bool
 		want  State
 	}{
-		{name: "running and alive", in: State{Status: Running, Pid: 5, PidStart: 9}, alive: alive, want: State{Status: Running, Pid: 5, PidStart: 9}},
-		{name: "running and dead", in: State{Status: Running, Pid: 5, PidStart: 9}, alive: dead, want: died(137)},
+		{name: "running and alive", in: State{Status: Running, Pid: 7, MonitorPid: 5, MonitorStart: 9}, alive: alive, want: State{Status: Running, Pid: 7, MonitorPid: 5, MonitorStart: 9}},
+		{name: "running and dead", in: State{Status: Running, Pid: 7, MonitorPid: 5, MonitorStart: 9}, alive: dead, want: died(137)},
 		{name: "running without pid", in: State{Status: Running}, alive: alive, want: died(137)},
-		{name: "dead keeps a recorded code", in: State{Status: Running, Pid: 5, ExitCode: 3}, alive: dead, want: died(3)},
-		{name: "dead keeps a recorded error", in: State{Status: Running, Pid: 5, Error: "oom"}, alive: dead, want: State{Status: Exited, ExitCode: 137, Error: "oom"}},
-		{name: "created with pid and dead", in: State{Status: Created, Pid: 5}, alive: dead, want: died(137)},
-		{name: "created with pid and alive", in: State{Status: Created, Pid: 5}, alive: alive, want: State{Status: Created, Pid: 5}},
+		{name: "only the init's pid is no monitor", in: State{Status: Running, Pid: 7}, alive: alive, want: died(137)},
+		{name: "dead keeps a recorded code", in: State{Status: Running, MonitorPid: 5, ExitCode: 3}, alive: dead, want: died(3)},
+		{name: "dead keeps a recorded error", in: State{Status: Running, MonitorPid: 5, Error: "oom"}, alive: dead, want: State{Status: Exited, ExitCode: 137, Error: "oom"}},
+		{name: "created with pid and dead", in: State{Status: Created, MonitorPid: 5}, alive: dead, want: died(137)},
+		{name: "created with pid and alive", in: State{Status: Created, MonitorPid: 5}, alive: alive, want: State{Status: Created, MonitorPid: 5}},
 		{name: "created without pid", in: State{Status: Created}, alive: dead, want: State{Status: Created}},
 		{name: "exited stays", in: State{Status: Exited, ExitCode: 0}, alive: dead, want: State{Status: Exited}},
 	}
@@ -72,6 +77,49 @@ func TestObserved(t *testing.T) {
 				t.Fatalf("Observed(%+v) = %+v, want %+v", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// A state written before the container's PID 1 had a field of its own
+// named the monitor "pid"; the container that box started runs on.
+func TestStateLegacyMonitorPid(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     State
+	}{
+		{"before", `{"status":"running","pid":40,"pidStart":77,"exitCode":0}`, State{Status: Running, MonitorPid: 40, MonitorStart: 77}},
+		{"after", `{"status":"running","pid":41,"monitorPid":40,"monitorStart":77,"exitCode":0}`, State{Status: Running, Pid: 41, MonitorPid: 40, MonitorStart: 77}},
+		{"exited", `{"status":"exited","exitCode":3}`, State{Status: Exited, ExitCode: 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got State
+			if err := json.Unmarshal([]byte(tc.in), &got); err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("Unmarshal(%s) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+			}
+			b, err := json.Marshal(got)
+			if err != nil || strings.Contains(string(b), "pidStart") {
+				t.Fatalf("Marshal(%+v) = %s, %v; want the new fields only", got, b, err)
+			}
+		})
+	}
+}
+
+// InitPid takes the recorded pid only while it is the monitor's child
+// in a pid namespace of its own: a pid that went to another process is
+// not the container's.
+func TestInitPidChecksTheRecord(t *testing.T) {
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// sleep is this test's child in this pid namespace: not a container's.
+	st := State{Status: Running, Pid: cmd.Process.Pid, MonitorPid: os.Getpid()}
+	if pid, err := InitPid(st); err == nil {
+		t.Errorf("InitPid(%+v) = %d, want an error: the child shares the pid namespace", st, pid)
+	}
+	if pid, err := InitPid(State{Status: Exited}); err == nil {
+		t.Errorf("InitPid of an exited container = %d, want an error", pid)
 	}
 }
 
@@ -133,13 +181,13 @@ func TestGetReportsDeadProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = s.Update(c.Config.ID, func(st *State) error {
-		st.Status, st.Pid, st.PidStart = Running, cmd.Process.Pid, start
+		st.Status, st.MonitorPid, st.MonitorStart = Running, cmd.Process.Pid, start
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.Get("victim"); err != nil || got.State.Status != Running || got.State.Pid != cmd.Process.Pid {
+	if got, err := s.Get("victim"); err != nil || got.State.Status != Running || got.State.MonitorPid != cmd.Process.Pid {
 		t.Fatalf("Get(victim) while alive = %+v, %v, want running with pid %d", got, err, cmd.Process.Pid)
 	}
 
@@ -163,3 +211,76 @@ func TestGetReportsDeadProcess(t *testing.T) {
 }
 
 func died137() State { return State{Status: Exited, ExitCode: 137, Error: "box process died"} }
+
+func TestParseSession(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+		err  bool
+	}{
+		{"1234 (sh) S 1 1234 1230 0 -1", 1230, false},
+		{"7 (a ) b) S 1 7 8 0", 8, false},
+		{"7 (x) S 1 7", 0, true},
+		{"no paren", 0, true},
+	} {
+		got, err := parseSession([]byte(tc.in))
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("parseSession(%q) = %d, %v, want %d (error %v)", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// InSession finds a session's processes in every process group of it, as
+// a shell with job control makes (a healthcheck's, say).
+func TestInSession(t *testing.T) {
+	// bash puts each job in a process group of its own under set -m,
+	// even without a terminal.
+	cmd := exec.Command("bash", "-c", "set -m; sleep 60 & sleep 60 & wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sid := cmd.Process.Pid
+	defer func() {
+		for _, pid := range InSession(sid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		_ = cmd.Wait()
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pids := InSession(sid)
+		groups := map[int]bool{}
+		for _, pid := range pids {
+			if g, err := syscall.Getpgid(pid); err == nil {
+				groups[g] = true
+			}
+		}
+		if len(pids) == 3 && len(groups) == 3 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("InSession(%d) = %v in %d process groups, want the shell and its two jobs, each its own group", sid, pids, len(groups))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// FirstChild gives up as soon as the process exits childless (nsenter
+// that could not fork into a dying pid namespace), not after its timeout:
+// the monitor waits on it before it records the container's exit.
+func TestFirstChildOfExited(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	start := time.Now()
+	_, err := FirstChild(cmd.Process.Pid, 5*time.Second)
+	if err == nil {
+		t.Fatalf("FirstChild of a childless process that exited found a child")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("FirstChild took %v to see the process had exited (%v)", d.Round(time.Millisecond), err)
+	}
+}

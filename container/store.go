@@ -214,7 +214,7 @@ func (s *Store) sweep(ents []fs.DirEntry) {
 // is an *AmbiguousError.
 //
 // The state is a view: a record that says running, but whose box process
-// has died, is reported as exited with code 137 (see State.Pid).
+// has died, is reported as exited with code 137 (see State.MonitorPid).
 func (s *Store) Get(ref string) (*Container, error) {
 	if validID(ref) {
 		c, err := s.load(ref)

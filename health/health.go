@@ -34,6 +34,16 @@ const (
 	// one's output, as Docker.
 	MaxLog    = 5
 	MaxOutput = 4096
+	// MinDuration is Docker's floor for a healthcheck's interval,
+	// timeout and start interval: --health-* flags below it are refused,
+	// and the monitor raises anything else below it (an edited record).
+	MinDuration = time.Millisecond
+	// MinFromImage is the floor for those an image's HEALTHCHECK gives.
+	// A check costs the monitor tens of milliseconds of CPU (nsenter, a
+	// copy of box, the record written): from a stranger's image, a 1 ms
+	// interval would keep a CPU busy for as long as the container runs.
+	// The user's own --health-* flags may go down to MinDuration.
+	MinFromImage = time.Second
 )
 
 // Enabled says whether c has a check to run.
@@ -72,7 +82,40 @@ func Merge(user, img *Config) *Config {
 	return &out
 }
 
-// Timing is c's schedule with Docker's defaults in place.
+// MergeImage is Merge with the image's interval, timeout and start
+// interval raised to MinFromImage, and a note for each raised value that
+// the user's flags leave in effect.
+func MergeImage(user, img *Config) (*Config, []string) {
+	if !img.Enabled() {
+		return Merge(user, img), nil
+	}
+	raised := *img
+	var notes []string
+	for _, d := range []struct {
+		name, flag string
+		v          *time.Duration
+		set        bool
+	}{
+		{"interval", "--health-interval", &raised.Interval, user != nil && user.Interval != 0},
+		{"timeout", "--health-timeout", &raised.Timeout, user != nil && user.Timeout != 0},
+		{"start interval", "--health-start-interval", &raised.StartInterval, user != nil && user.StartInterval != 0},
+	} {
+		if *d.v != 0 && *d.v < MinFromImage {
+			if !d.set {
+				notes = append(notes, fmt.Sprintf("the image's HEALTHCHECK %s of %v is below %v: using %v (%s sets another)", d.name, *d.v, MinFromImage, MinFromImage, d.flag))
+			}
+			*d.v = MinFromImage
+		}
+	}
+	merged := Merge(user, &raised)
+	if !merged.Enabled() {
+		return merged, nil // --no-healthcheck
+	}
+	return merged, notes
+}
+
+// Timing is c's schedule with Docker's defaults in place, and nothing
+// below MinDuration.
 func (c *Config) Timing() (interval, timeout, startInterval time.Duration, retries int) {
 	interval, timeout, startInterval, retries = c.Interval, c.Timeout, c.StartInterval, c.Retries
 	if interval <= 0 {
@@ -84,6 +127,7 @@ func (c *Config) Timing() (interval, timeout, startInterval time.Duration, retri
 	if startInterval <= 0 {
 		startInterval = DefaultStartInterval
 	}
+	interval, timeout, startInterval = max(interval, MinDuration), max(timeout, MinDuration), max(startInterval, MinDuration)
 	if retries <= 0 {
 		retries = DefaultRetries
 	}

@@ -112,3 +112,50 @@ func TestParseOnFailure(t *testing.T) {
 		t.Error("reboot accepted")
 	}
 }
+
+func TestTimingFloor(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		in   Config
+		want [3]time.Duration
+	}{
+		{"defaults", Config{}, [3]time.Duration{DefaultInterval, DefaultTimeout, DefaultStartInterval}},
+		{"negative is the default", Config{Interval: -1, Timeout: -1, StartInterval: -1}, [3]time.Duration{DefaultInterval, DefaultTimeout, DefaultStartInterval}},
+		{"1ns is raised", Config{Interval: 1, Timeout: 1, StartInterval: 1}, [3]time.Duration{MinDuration, MinDuration, MinDuration}},
+		{"kept", Config{Interval: 2 * time.Millisecond, Timeout: time.Second, StartInterval: time.Minute}, [3]time.Duration{2 * time.Millisecond, time.Second, time.Minute}},
+	} {
+		i, to, si, _ := c.in.Timing()
+		if got := [3]time.Duration{i, to, si}; got != c.want {
+			t.Errorf("%s: Timing() = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestMergeImage(t *testing.T) {
+	img := &Config{Test: []string{"CMD", "true"}, Interval: 1, Timeout: 500 * time.Millisecond, StartInterval: 2 * time.Second, StartPeriod: 1, Retries: 2}
+	got, notes := MergeImage(nil, img)
+	want := Config{Test: img.Test, Interval: MinFromImage, Timeout: MinFromImage, StartInterval: 2 * time.Second, StartPeriod: 1, Retries: 2}
+	if !slices.Equal(got.Test, want.Test) || got.Interval != want.Interval || got.Timeout != want.Timeout || got.StartInterval != want.StartInterval || got.StartPeriod != want.StartPeriod || got.Retries != want.Retries {
+		t.Errorf("MergeImage(nil, %+v) = %+v, want %+v", *img, *got, want)
+	}
+	if img.Interval != 1 {
+		t.Errorf("MergeImage changed the image's config: %+v", *img)
+	}
+	if len(notes) != 2 || !strings.Contains(notes[0], "interval of 1ns is below 1s") || !strings.Contains(notes[0], "--health-interval") || !strings.Contains(notes[1], "timeout of 500ms") {
+		t.Errorf("MergeImage notes = %q, want the interval and the timeout named", notes)
+	}
+	// The user's own flags win, down to MinDuration, and are not noted.
+	got, notes = MergeImage(&Config{Interval: 5 * time.Millisecond, Retries: 4}, img)
+	if got.Interval != 5*time.Millisecond || got.Timeout != MinFromImage || got.Retries != 4 || len(notes) != 1 || !strings.Contains(notes[0], "timeout") {
+		t.Errorf("MergeImage(--health-interval 5ms) = %+v, %q; want the flag's interval, the raised timeout, one note", *got, notes)
+	}
+	if got, notes := MergeImage(&Config{Test: []string{"NONE"}}, img); got.Enabled() || notes != nil {
+		t.Errorf("MergeImage(--no-healthcheck) = %+v, %q; want it off, no notes", *got, notes)
+	}
+	if got, notes := MergeImage(nil, &Config{Test: []string{"NONE"}, Interval: 1}); got.Interval != 1 || notes != nil {
+		t.Errorf("MergeImage of a disabled check = %+v, %q; want it untouched", *got, notes)
+	}
+	if got, _ := MergeImage(nil, nil); got != nil {
+		t.Errorf("MergeImage(nil, nil) = %+v", got)
+	}
+}

@@ -3,7 +3,6 @@ package image
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -106,7 +105,7 @@ func (s *Store) Commit(ctx context.Context, id string, o CommitOptions) (_ strin
 	}
 	defer func() {
 		if retErr != nil {
-			_ = s.store.DeleteLayer(layer.ID)
+			_ = s.freeing("the new layer", func() error { return s.store.DeleteLayer(layer.ID) })
 		}
 	}()
 
@@ -130,7 +129,6 @@ func (s *Store) Commit(ctx context.Context, id string, o CommitOptions) (_ strin
 	if err != nil {
 		return fail(err)
 	}
-	mDigest := digest.FromBytes(newManifest)
 	var names []string
 	if o.Name != "" {
 		n, err := normalizeName(o.Name, "localhost")
@@ -139,31 +137,11 @@ func (s *Store) Commit(ctx context.Context, id string, o CommitOptions) (_ strin
 		}
 		names = []string{n}
 	}
-	created, err := s.store.CreateImage(cfgDigest.Encoded(), nil, layer.ID, "", &storage.ImageOptions{
-		CreationDate: now,
-		Digest:       mDigest,
-		BigData: []storage.ImageBigDataOption{
-			{Key: cfgDigest.String(), Data: cfgJSON, Digest: cfgDigest},
-			{Key: storage.ImageDigestManifestBigDataNamePrefix + "-" + mDigest.String(), Data: newManifest, Digest: mDigest},
-			{Key: storage.ImageDigestBigDataKey, Data: newManifest, Digest: mDigest},
-		},
-	})
-	if errors.Is(err, storage.ErrDuplicateID) {
-		// The same config again (an unchanged container committed twice
-		// within a second): that image is the answer.
-		created, err = s.store.Image(cfgDigest.Encoded())
-	}
+	imgID, err := s.createImage(cfgDigest, cfgJSON, newManifest, layer.ID, now, names)
 	if err != nil {
 		return fail(err)
 	}
-	if len(names) > 0 {
-		// AddNames moves a name from the image that had it, as a tag does.
-		if err := s.store.AddNames(created.ID, names); err != nil {
-			_, _ = s.store.DeleteImage(created.ID, true)
-			return fail(err)
-		}
-	}
-	return created.ID, nil
+	return imgID, nil
 }
 
 // appendLayer is manifest mb (of MIME type mt) with config cfg and one more

@@ -3,11 +3,14 @@ package image
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"go.podman.io/storage"
 	"go.podman.io/storage/pkg/idtools"
 	"go.podman.io/storage/types"
 
+	"github.com/boxcli/box/diskreserve"
 	"github.com/boxcli/box/userns"
 )
 
@@ -76,14 +79,61 @@ func (s *Store) Unmount(id string) error {
 
 // DeleteContainer removes the container's layer, unmounting it first. A
 // container that does not exist is not an error, so cleanup can be repeated.
+//
+// It works on a full disk too, where containers/storage cannot delete a
+// layer (it rewrites its records first): the files of the container's own
+// layer, most often what filled the disk, go first; failing that, the
+// store's reserve makes room.
 func (s *Store) DeleteContainer(id string) error {
-	err := s.store.DeleteContainer(id)
-	if err != nil && !errors.Is(err, storage.ErrContainerUnknown) && !errors.Is(err, storage.ErrNotAContainer) {
+	del := func() error {
+		err := s.store.DeleteContainer(id)
+		if errors.Is(err, storage.ErrContainerUnknown) || errors.Is(err, storage.ErrNotAContainer) {
+			return nil
+		}
+		return err
+	}
+	err := del()
+	if diskreserve.NoSpace(err) {
+		if freed, ferr := s.emptyLayer(id); ferr == nil && freed {
+			s.warnf("the filesystem of %s is full: box deleted the files of container %s before its record", s.store.GraphRoot(), shortID(id))
+			err = del()
+		}
+	}
+	if diskreserve.NoSpace(err) {
+		err = s.freeing("container "+shortID(id), del)
+	}
+	if err != nil {
 		return fmt.Errorf("delete container layer %s: %w", id, err)
 	}
 	delete(s.mounted, id) // deleting unmounts it
 	return nil
 }
+
+// emptyLayer deletes the files of container id's own layer, behind
+// containers/storage's back: only for a container on its way out. It
+// says whether there were files to delete.
+func (s *Store) emptyLayer(id string) (bool, error) {
+	c, err := s.store.Container(id)
+	if err != nil || c.LayerID == "" {
+		return false, err
+	}
+	dir, err := s.layerDir(c.LayerID)
+	if err != nil {
+		return false, err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) == 0 {
+		return false, err
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+func shortID(id string) string { return id[:min(12, len(id))] }
 
 // Containers lists the IDs of all container layers in the store, so that
 // box can find those whose container record is gone.

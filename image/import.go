@@ -124,11 +124,17 @@ func writeLayer(src string, stdin io.Reader, dst string) error {
 		return err
 	}
 	defer out.Close()
-	tr := tar.NewReader(io.TeeReader(plain, out))
+	// A failed write (a full disk) reaches the tar reader as a failed
+	// read: keep it apart, or it reads as a broken archive.
+	w := &copyTo{w: out}
+	tr := tar.NewReader(io.TeeReader(plain, w))
 	for n := 0; ; n++ {
 		_, err := tr.Next()
 		if errors.Is(err, io.EOF) && n > 0 {
 			break
+		}
+		if w.err != nil {
+			return fmt.Errorf("copy the archive: %w", w.err)
 		}
 		if err != nil {
 			if n == 0 {
@@ -141,8 +147,26 @@ func writeLayer(src string, stdin io.Reader, dst string) error {
 	// (padding) so the layer's digest is that of the whole input.
 	// (The struct hides pgzip's WriteTo, which panics when the stream has
 	// already been partly read.)
-	if _, err := io.Copy(out, struct{ io.Reader }{plain}); err != nil {
+	if _, err := io.Copy(w, struct{ io.Reader }{plain}); err != nil {
+		if w.err != nil {
+			return fmt.Errorf("copy the archive: %w", w.err)
+		}
 		return fmt.Errorf("read tar: %w", err)
 	}
 	return out.Close()
+}
+
+// copyTo is a writer that remembers its first error.
+type copyTo struct {
+	w   io.Writer
+	err error
+}
+
+func (c *copyTo) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	c.err = err
+	return n, err
 }

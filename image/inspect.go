@@ -39,11 +39,13 @@ type Inspect struct {
 }
 
 // InspectConfig is the image's config as Docker shows it: the OCI fields
-// (whose JSON names are Docker's) and the HEALTHCHECK only Docker's
-// format has.
+// (whose JSON names are Docker's) and the HEALTHCHECK, ONBUILD and SHELL
+// only Docker's format has.
 type InspectConfig struct {
 	ocispec.ImageConfig
 	Healthcheck *health.Config `json:"Healthcheck,omitempty"`
+	OnBuild     []string       `json:"OnBuild,omitempty"`
+	Shell       []string       `json:"Shell,omitempty"`
 }
 
 // GraphDriver names the storage driver holding the image.
@@ -83,6 +85,13 @@ func (s *Store) Inspect(ctx context.Context, ref string) (*Inspect, error) {
 	// Best effort: the config parsed as OCI already, and the extras are
 	// optional strings.
 	_ = json.Unmarshal(raw, &extras)
+	var docker struct {
+		Config struct {
+			OnBuild []string `json:"OnBuild"`
+			Shell   []string `json:"Shell"`
+		} `json:"config"`
+	}
+	_ = json.Unmarshal(raw, &docker)
 	comment := extras.Comment
 	if comment == "" && len(cfg.History) > 0 {
 		// What docker shows for images without a top-level comment
@@ -96,7 +105,7 @@ func (s *Store) Inspect(ctx context.Context, ref string) (*Inspect, error) {
 		Comment:       comment,
 		DockerVersion: extras.DockerVersion,
 		Author:        cfg.Author,
-		Config:        InspectConfig{ImageConfig: cfg.Config, Healthcheck: healthcheckOf(raw)},
+		Config:        InspectConfig{ImageConfig: cfg.Config, Healthcheck: healthcheckOf(raw), OnBuild: docker.Config.OnBuild, Shell: docker.Config.Shell},
 		Architecture:  cfg.Architecture,
 		Variant:       cfg.Variant,
 		Os:            cfg.OS,

@@ -292,7 +292,7 @@ func (s *Store) copyIn(ctx context.Context, tx *loadTx, src types.ImageReference
 	if len(names) > 0 {
 		destName = names[0] + destName
 	}
-	dest, err := istorage.Transport.ParseStoreReference(s.store, destName)
+	dest, err := istorage.Transport.ParseStoreReference(guardedStore{s.store}, destName)
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +386,11 @@ func (tx *loadTx) rollback() error {
 	for _, id := range tx.created {
 		// An image that failed before containers/image committed it does
 		// not exist: the ID may name nothing, or only one of its layers.
-		_, err := tx.s.store.DeleteImage(id, true)
+		// A load that filled the disk must still be undone.
+		err := tx.s.freeing("image "+shortID(id), func() error {
+			_, err := tx.s.store.DeleteImage(id, true)
+			return err
+		})
 		if err != nil && !errors.Is(err, storage.ErrImageUnknown) && !errors.Is(err, storage.ErrNotAnImage) {
 			errs = append(errs, fmt.Errorf("remove partly loaded image %s: %w", id, err))
 		}

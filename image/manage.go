@@ -108,7 +108,10 @@ func (s *Store) remove(ref string, force bool) (RemoveReport, error) {
 // container uses (containers/storage walks down from the top layer and
 // stops at the first shared one).
 func (s *Store) deleteImage(img *storage.Image) error {
-	_, err := s.store.DeleteImage(img.ID, true)
+	err := s.freeing("image "+shortID(img.ID), func() error {
+		_, err := s.store.DeleteImage(img.ID, true)
+		return err
+	})
 	if errors.Is(err, storage.ErrImageUsedByContainer) {
 		// A container was created since we looked.
 		return fmt.Errorf("%w: %v", ErrImageInUse, err)

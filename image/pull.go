@@ -149,7 +149,7 @@ func (p *puller) pull(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %q: %v", ErrBadReference, name, err)
 	}
-	dest, err := istorage.Transport.ParseStoreReference(p.s.store, name)
+	dest, err := istorage.Transport.ParseStoreReference(guardedStore{p.s.store}, name)
 	if err != nil {
 		return "", fmt.Errorf("%w: %q: %v", ErrBadReference, name, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -85,6 +86,41 @@ func (s *Store) Save(ctx context.Context, refs []string, dest, format string) er
 	}
 	if err != nil {
 		return fmt.Errorf("save to %s: %w", dest, err)
+	}
+	return nil
+}
+
+// SaveTo writes the archive Save would write to w: box save with stdout
+// redirected to a file, a socket or a device. containers/image writes
+// archives to paths, and /proc/self/fd/1 is no place for the temporary
+// file next to it, nor may a file opened for appending be truncated; so
+// the archive is made in the store's temporary directory and copied. A
+// pipe takes the archive as it is made, with no copy on disk.
+func (s *Store) SaveTo(ctx context.Context, refs []string, w io.Writer, format string) error {
+	if format == FormatOCIDir {
+		return fmt.Errorf("save: %w: %s is a directory, not a stream", ErrSaveFormat, format)
+	}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+			return s.Save(ctx, refs, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), format)
+		}
+	}
+	dir, err := os.MkdirTemp(s.tmpDir, "save-")
+	if err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	archive := filepath.Join(dir, "archive")
+	if err := s.Save(ctx, refs, archive, format); err != nil {
+		return err
+	}
+	f, err := os.Open(archive)
+	if err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(w, f); err != nil {
+		return fmt.Errorf("save: write the archive: %w", err)
 	}
 	return nil
 }

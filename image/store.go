@@ -14,10 +14,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage"
+
+	"github.com/boxcli/box/diskreserve"
 )
 
 var (
@@ -66,6 +69,8 @@ type Store struct {
 	sys    *types.SystemContext
 	policy *signature.Policy
 	tmpDir string
+	// tmpLock holds tmpDir's lock: its temporary files are in use.
+	tmpLock *os.File
 	// mounted are the containers this Store mounted, the only ones Close
 	// may unmount: mount counts in the run root are shared by every box
 	// process, but each mount lives in one stage's namespace.
@@ -73,6 +78,8 @@ type Store struct {
 	// single is set when the namespace maps one id; warnf is Options.Warnf.
 	single bool
 	warnf  func(format string, args ...any)
+	// reserve is what lets removals work on a full disk (see Reserve).
+	reserve diskreserve.Reserve
 }
 
 // Files and directories box keeps next to containers/storage's own in GraphRoot.
@@ -81,7 +88,16 @@ const (
 	cacheDirName     = "box-blobinfocache"
 	registriesConf   = "box-registries.conf"
 	overlayProbeFile = "box-overlay-probe"
+	reserveFile      = "box-reserve"
 )
+
+// Reserve is the store's reserve of disk space (package diskreserve): on
+// a full disk, containers/storage cannot delete a layer, as it rewrites
+// its records first, and a monitor cannot record how its container ended.
+// Every Open makes it where there is room.
+func Reserve(graphRoot string) diskreserve.Reserve {
+	return diskreserve.New(filepath.Join(graphRoot, reserveFile))
+}
 
 // Open opens the store in opts.GraphRoot, choosing the storage driver as
 // described in Options.Driver.
@@ -112,19 +128,46 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
+	// What killed pulls and loads left (see tmpdir.go); then a place of
+	// this store's own.
+	shared := sys.BigFilesTemporaryDir
+	if err := sweepTmp(shared, time.Now()); err != nil {
+		warnf("remove what killed box processes left in %s: %v", shared, err)
+	}
+	tmpDir, tmpLock, err := privateTmp(shared)
+	if err != nil {
+		return nil, fmt.Errorf("open image store: %w", err)
+	}
+	sys.BigFilesTemporaryDir = tmpDir
 	st, driver, err := openDriver(opts, warnf)
 	if err != nil {
+		os.RemoveAll(tmpDir)
+		tmpLock.Close()
 		return nil, err
 	}
+	reserve := Reserve(opts.GraphRoot)
+	_ = reserve.Ensure() // best effort: a store works without
 	return &Store{
-		store:  st,
-		driver: driver,
-		sys:    sys,
-		policy: &signature.Policy{Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()}},
-		tmpDir: sys.BigFilesTemporaryDir,
-		single: single,
-		warnf:  warnf,
+		store:   st,
+		driver:  driver,
+		sys:     sys,
+		policy:  &signature.Policy{Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()}},
+		tmpDir:  tmpDir,
+		tmpLock: tmpLock,
+		single:  single,
+		warnf:   warnf,
+		reserve: reserve,
 	}, nil
+}
+
+// freeing runs op, which frees space (it deletes what): if the disk is
+// too full for it, it runs again with the reserve given back, and says so.
+func (s *Store) freeing(what string, op func() error) error {
+	used, err := s.reserve.Retry(op)
+	if used && err == nil {
+		s.warnf("the filesystem of %s is full: box used its reserve to delete %s", s.store.GraphRoot(), what)
+	}
+	return err
 }
 
 // systemContext keeps the host's /etc/containers and /var/tmp out of box:
@@ -177,6 +220,10 @@ func (s *Store) Close() error {
 	if _, err := s.store.Shutdown(false); err != nil && !errors.Is(err, storage.ErrLayerUsedByContainer) {
 		errs = append(errs, fmt.Errorf("shut down image store: %w", err))
 	}
+	if err := os.RemoveAll(s.tmpDir); err != nil {
+		errs = append(errs, err)
+	}
+	s.tmpLock.Close()
 	return errors.Join(errs...)
 }
 

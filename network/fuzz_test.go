@@ -43,7 +43,7 @@ func FuzzParse(f *testing.F) {
 			if m.Target != "" {
 				t.Fatalf("Parse(%q) = %+v: a target", s, m)
 			}
-		case Pasta, None, Host:
+		case None, Host:
 			if m != (Mode{Kind: m.Kind}) {
 				t.Fatalf("Parse(%q) = %+v: options on %s", s, m, m.Kind)
 			}
@@ -60,7 +60,7 @@ func FuzzParse(f *testing.F) {
 		default:
 			t.Fatalf("Parse(%q) = %+v: unknown kind", s, m)
 		}
-		if m.OwnNamespace() != (m.Kind == Slirp || m.Kind == Pasta || m.Kind == None) {
+		if m.OwnNamespace() != (m.Kind == Slirp || m.Kind == None) {
 			t.Fatalf("Parse(%q) = %+v: OwnNamespace %v", s, m, m.OwnNamespace())
 		}
 	})

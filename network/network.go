@@ -18,7 +18,6 @@ type Kind string
 
 const (
 	Slirp     Kind = "slirp4netns" // its own namespace, user-mode stack; the rootless default
-	Pasta     Kind = "pasta"       // its own namespace, passt's stack
 	None      Kind = "none"        // its own namespace, loopback only
 	Host      Kind = "host"        // the host's namespace
 	Container Kind = "container"   // another container's namespace (container:NAME)
@@ -43,9 +42,9 @@ type Mode struct {
 	Target            string // container:NAME or ns:PATH
 }
 
-// Parse reads --network: slirp4netns[:opt=v,...], pasta[:args], none,
-// host, container:NAME, ns:PATH; "" (and Docker's bridge or default,
-// podman's private) is the default, slirp4netns.
+// Parse reads --network: slirp4netns[:opt=v,...], none, host,
+// container:NAME, ns:PATH; "" (and Docker's bridge or default, podman's
+// private) is the default, slirp4netns.
 func Parse(s string) (Mode, error) {
 	kind, opts, hasOpts := strings.Cut(s, ":")
 	switch kind {
@@ -84,9 +83,11 @@ func Parse(s string) (Mode, error) {
 			}
 		}
 		return m, nil
-	case string(Pasta):
-		// Recognised, so that box can say it does not run it.
-		return Mode{Kind: Pasta}, nil
+	case "pasta":
+		// Podman's other network, named so that box can say what instead.
+		// Debian 12's passt (2023-03) joins a user namespace on its own
+		// and cannot work from inside box's, where the stage is.
+		return Mode{}, fmt.Errorf("%w %q: box does not run pasta; use slirp4netns (the default)", ErrBadMode, s)
 	case string(None), string(Host):
 		if hasOpts {
 			return Mode{}, fmt.Errorf("%w %q: %s takes no options", ErrBadMode, s, kind)
@@ -101,12 +102,12 @@ func Parse(s string) (Mode, error) {
 		}
 		return Mode{Kind: Kind(kind), Target: opts}, nil
 	}
-	return Mode{}, fmt.Errorf("%w %q: want slirp4netns[:options], pasta, none, host, container:NAME or ns:PATH", ErrBadMode, s)
+	return Mode{}, fmt.Errorf("%w %q: want slirp4netns[:options], none, host, container:NAME or ns:PATH", ErrBadMode, s)
 }
 
 // OwnNamespace says the container gets a network namespace of its own.
 func (m Mode) OwnNamespace() bool {
-	return m.Kind == Slirp || m.Kind == Pasta || m.Kind == None
+	return m.Kind == Slirp || m.Kind == None
 }
 
 // HostEntry is an --add-host entry.

@@ -19,8 +19,6 @@ func TestParse(t *testing.T) {
 			want: Mode{Kind: Slirp, AllowHostLoopback: true, MTU: 1500, PortHandler: SlirpPorts}},
 		{in: "none", want: Mode{Kind: None}},
 		{in: "host", want: Mode{Kind: Host}},
-		{in: "pasta", want: Mode{Kind: Pasta}},
-		{in: "pasta:-T,8080", want: Mode{Kind: Pasta}},
 		{in: "container:web", want: Mode{Kind: Container, Target: "web"}},
 		{in: "ns:/run/netns/x", want: Mode{Kind: NS, Target: "/run/netns/x"}},
 		{in: "slirp4netns:mtu=10", bad: true},
@@ -31,6 +29,10 @@ func TestParse(t *testing.T) {
 		{in: "container:", bad: true},
 		{in: "ns:relative", bad: true},
 		{in: "macvlan", bad: true},
+		// Not run, so not taken (#18): Debian 12's passt cannot work from
+		// inside box's user namespace.
+		{in: "pasta", bad: true},
+		{in: "pasta:-T,8080", bad: true},
 	} {
 		got, err := Parse(tc.in)
 		if tc.bad {

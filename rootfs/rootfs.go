@@ -7,6 +7,7 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -173,4 +174,20 @@ func assemble(src, target, scratch string, below []string, warnf func(string, ..
 		}
 	}
 	return nil
+}
+
+// Unmount takes down what Overlay mounted on target, and its scratch
+// space, so that their directories can be removed: in the stage that
+// mounted them they are busy mount points until then. What is not
+// mounted is not an error.
+func Unmount(target string) error {
+	var errs []error
+	for _, d := range []string{target, target + ".scratch"} {
+		// MNT_DETACH takes the whole tree below (assemble's overlays and
+		// binds) with it.
+		if err := unix.Unmount(d, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", d, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -13,11 +13,13 @@ import (
 )
 
 // CopyConfig is what box cp's helper does inside a running container:
-// write a tar of Path to stdout, or (In) unpack stdin's tar at Path.
+// write a tar of Path to stdout, or (In) unpack stdin's tar at Path; or
+// (Export) write the container's root filesystem, as box export.
 type CopyConfig struct {
-	Path string `json:"path"`
-	In   bool   `json:"in,omitempty"`
-	Raw  bool   `json:"raw,omitempty"` // the user's own tar stream ("-")
+	Path   string `json:"path"`
+	In     bool   `json:"in,omitempty"`
+	Raw    bool   `json:"raw,omitempty"` // the user's own tar stream ("-")
+	Export bool   `json:"export,omitempty"`
 }
 
 // copyError is the helper's one message when it fails; Kind names a
@@ -33,6 +35,7 @@ func copyKinds() map[string]error {
 		"not-dir":     tarcp.ErrNotDir,
 		"dir-on-file": tarcp.ErrDirOnFile,
 		"bad-archive": tarcp.ErrBadArchive,
+		"symlink":     tarcp.ErrSymlinkInWay,
 	}
 }
 
@@ -53,6 +56,8 @@ func CopyMain() int {
 	}
 	if err != nil {
 		err = fmt.Errorf("read copy config: %w", err)
+	} else if cfg.Export {
+		err = exportRoot(os.Stdout)
 	} else if cfg.In {
 		err = tarcp.Extract(os.Stdin, "/", cfg.Path, cfg.Raw)
 	} else {
@@ -69,6 +74,27 @@ func CopyMain() int {
 	}
 	_ = json.NewEncoder(status).Encode(ce)
 	return 1
+}
+
+// exportRoot writes the container's root filesystem as a tar: its root
+// mount alone, cloned without what is mounted on it (open_tree without
+// AT_RECURSIVE), as box export of a stopped container reads the layer.
+// So volumes, the etc files box binds, /proc, /dev and /sys stay out and
+// what lies under them in the layer goes in, as with docker export. The
+// helper roots itself in the clone: nothing it reads can lead out.
+func exportRoot(w io.Writer) error {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, "/", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("clone the container's root mount: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Fchdir(fd); err != nil {
+		return fmt.Errorf("enter the clone of the root mount: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("enter the clone of the root mount: %w", err)
+	}
+	return tarcp.Export(w, "/")
 }
 
 // ReadCopyStatus reads what the copy helper said: nil when it said

@@ -7,12 +7,14 @@ import (
 	"syscall"
 
 	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/sandbox"
 	"github.com/boxcli/box/tarcp"
 )
 
 // files serves cp, export and diff. For cp and export the CLI has checked
 // that the container does not run: its root is then mounted nowhere, and
-// this stage mounts it in its own namespace for the time of the copy.
+// this stage mounts it in its own namespace for the time of the copy,
+// with the container's volumes and bind mounts for cp.
 func (s *stage) files(r *CopyRequest) (any, error) {
 	if r == nil {
 		return nil, fmt.Errorf("%s: no arguments", s.req.Op)
@@ -48,10 +50,19 @@ func (s *stage) files(r *CopyRequest) (any, error) {
 	signal.Notify(sigpipe, syscall.SIGPIPE)
 	defer signal.Stop(sigpipe)
 	return nil, withMount(is, c.Config.ID, func(root string) error {
-		switch {
-		case s.req.Op == OpExport:
-			return tarcp.Export(os.Stdout, root)
-		case r.In:
+		if s.req.Op == OpExport {
+			return tarcp.Export(os.Stdout, root) // the layer alone, as docker export
+		}
+		// cp sees the container's files as the container would: its
+		// volumes and bind mounts over the layer. Another container may
+		// share them and change them meanwhile; tarcp resolves the path
+		// inside root and works below it by handle.
+		unmount, err := sandbox.MountVolumes(root, c.Config.Mounts)
+		if err != nil {
+			return err
+		}
+		defer unmount()
+		if r.In {
 			return tarcp.Extract(os.Stdin, root, r.Path, r.Raw)
 		}
 		return tarcp.Create(os.Stdout, root, r.Path)

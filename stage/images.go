@@ -3,6 +3,9 @@ package stage
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/boxcli/box/image"
 )
@@ -14,6 +17,15 @@ func (s *stage) manageImages(ctx context.Context, is *image.Store, r *ImageReque
 	}
 	switch s.req.Op {
 	case OpSave:
+		if r.Dest == "" {
+			// To the CLI's stdout, which this stage shares. A reader that
+			// gives up (box save | head) must end the save with EPIPE,
+			// not kill the stage, which would leave no answer.
+			sigpipe := make(chan os.Signal, 1)
+			signal.Notify(sigpipe, syscall.SIGPIPE)
+			defer signal.Stop(sigpipe)
+			return nil, is.SaveTo(ctx, r.Refs, os.Stdout, r.Format)
+		}
 		return nil, is.Save(ctx, r.Refs, r.Dest, r.Format)
 	case OpTag:
 		if err := is.Tag(r.Refs[0], r.Name); err != nil {
@@ -44,7 +56,13 @@ func (s *stage) manageImages(ctx context.Context, is *image.Store, r *ImageReque
 			return nil, err
 		}
 		s.imageEvents(rep)
-		return removeResult(rep), nil
+		res := removeResult(rep)
+		// Builds' leftovers go with the images (box image prune clears
+		// the build cache).
+		if res.BuildCache, err = s.pruneBuildCache(is); err != nil {
+			res.Errors = append(res.Errors, wireError(err))
+		}
+		return res, nil
 	case OpInspectImage:
 		var out []*image.Inspect
 		for _, ref := range r.Refs {

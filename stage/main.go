@@ -14,6 +14,8 @@ import (
 	"github.com/boxcli/box/container"
 	"github.com/boxcli/box/events"
 	"github.com/boxcli/box/image"
+	"github.com/boxcli/box/logbridge"
+	"github.com/boxcli/box/subreaper"
 	"github.com/boxcli/box/userns"
 )
 
@@ -64,6 +66,8 @@ type stage struct {
 	out *replier
 	// requests is the request pipe, which a CgroupMsg may follow.
 	requests *json.Decoder
+	// hostProc is the host's /proc (see openHostProc); nil if unknown.
+	hostProc *os.File
 }
 
 // awaitCgroup waits for the cgroup the CLI makes while this stage works,
@@ -103,6 +107,9 @@ func Main() int {
 		out.send(Reply{Error: &Error{Msg: fmt.Sprintf("read request: %v", err)}})
 		return 125
 	}
+	// What containers/storage and containers/image log goes to the CLI
+	// as warnings, not raw to stderr.
+	logbridge.Install(func(msg string) { out.warnf("%s", msg) }, req.Debug)
 	// containers/storage must see itself as rootless (it then mounts
 	// overlay with userxattr and probes what the kernel allows) even
 	// though it runs as root here: deps.md pitfall 5.
@@ -117,12 +124,20 @@ func Main() int {
 	}
 	// A /proc of the stage's own pid namespace, so the pids of its children
 	// name the right processes (keep-id writes their id maps). Host pids
-	// therefore mean nothing here: liveness and kills stay in the CLI.
+	// therefore mean nothing here: liveness and kills stay in the CLI. The
+	// host's, kept open, only tells the container's PID 1 for its record.
+	hostProc := openHostProc()
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		out.send(Reply{Error: &Error{Msg: fmt.Sprintf("mount /proc for box's pid namespace: %v", err)}})
 		return 125
 	}
-	s := &stage{req: req, out: out, requests: requests}
+	// PID 1 of its pid namespace, the stage inherits whatever is orphaned
+	// in it: above all a healthcheck's or exec's child in the container,
+	// once nsenter, which forked it, is gone. Unreaped, one such zombie
+	// keeps the container's pid namespace, and so the wait for its init,
+	// from ever ending.
+	defer subreaper.Start()()
+	s := &stage{req: req, out: out, requests: requests, hostProc: hostProc}
 	result, exit, err := s.dispatch(context.Background())
 	switch {
 	case err != nil:
@@ -200,6 +215,10 @@ func (s *stage) dispatch(ctx context.Context) (any, *int, error) {
 			}
 			return sizes, nil
 		})
+	case OpPruneBuildCache:
+		return s.withImages(func(is *image.Store) (any, error) { return s.pruneBuildCache(is) })
+	case OpBuild:
+		return s.withImages(func(is *image.Store) (any, error) { return s.build(ctx, is, s.req.Build) })
 	case OpCommit:
 		return s.withImages(func(is *image.Store) (any, error) { return s.commit(ctx, is, s.req.Commit) })
 	case OpDiskUsage:

@@ -166,6 +166,11 @@ func (m *monitorIO) ended(code int) {
 	m.holdOutput = false
 }
 
+// unlisten stops taking clients and removes the attach socket before the
+// record says the container ended: the next monitor binds its own there.
+// The clients attached stay, to be told the end.
+func (m *monitorIO) unlisten() { _ = m.srv.Unlisten() }
+
 func (m *monitorIO) close() {
 	m.srv.Close()
 	m.w.Close()

@@ -117,6 +117,9 @@ func (s *stage) diskUsage(is *image.Store) (*DiskUsage, error) {
 			du.Containers[id] = sz.RW
 		}
 	}
+	if du.BuildCacheLayers, du.BuildCache, err = s.buildCacheUsage(is); err != nil {
+		return nil, err
+	}
 	vols, err := volume.Open(s.req.Dirs.Volumes()).List()
 	if err != nil {
 		return nil, err
@@ -152,7 +155,7 @@ func dirSize(dir string) int64 {
 // mount of the store.
 func (s *stage) reset() error {
 	d := s.req.Dirs
-	for _, dir := range []string{d.Storage(), d.StorageRun(), d.Volumes(), d.Containers(), filepath.Join(d.Runtime, "containers"), d.Events()} {
+	for _, dir := range []string{d.Storage(), d.StorageRun(), d.Volumes(), d.Containers(), filepath.Join(d.Runtime, "containers"), d.Events(), d.BuildCache(), d.Builds()} {
 		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("reset: %w", err)
 		}

@@ -12,10 +12,15 @@ package stage
 import (
 	"encoding/json"
 	"errors"
+	"syscall"
 
 	"github.com/boxcli/box/boxdirs"
+	"github.com/boxcli/box/build"
+	"github.com/boxcli/box/buildctx"
 	"github.com/boxcli/box/cgdelegate"
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/diskreserve"
+	"github.com/boxcli/box/dockerfile"
 	"github.com/boxcli/box/image"
 	"github.com/boxcli/box/netslirp"
 	"github.com/boxcli/box/portfwd"
@@ -60,6 +65,10 @@ const (
 	OpReset = "reset"
 	// OpSizes measures the layers of the containers in IDs (ps --size).
 	OpSizes = "sizes"
+	// OpBuild builds an image from a Dockerfile (box build).
+	OpBuild = "build"
+	// OpPruneBuildCache removes what builds left (box builder prune).
+	OpPruneBuildCache = "builder-prune"
 )
 
 // CommitRequest is box commit's: the container, the new image's name (""
@@ -82,6 +91,9 @@ type DiskUsage struct {
 	LayerSizes  map[string]int64    `json:"layerSizes"`
 	Containers  map[string]int64    `json:"containers"`
 	Volumes     map[string]int64    `json:"volumes"`
+	// BuildCache is what box build left: its layers and RUN cache mounts.
+	BuildCacheLayers int   `json:"buildCacheLayers"`
+	BuildCache       int64 `json:"buildCache"`
 }
 
 // CgroupMsg follows a Request with CgroupFollows: the cgroup the CLI made
@@ -110,6 +122,9 @@ type Request struct {
 	// says the user's stderr is a terminal, for bars.
 	ProgressReplies  bool `json:"progressReplies,omitempty"`
 	ProgressTerminal bool `json:"progressTerminal,omitempty"`
+	// Debug (box --debug): what containers/storage and containers/image
+	// log below warnings becomes warnings too.
+	Debug bool `json:"debug,omitempty"`
 
 	Run     *RunRequest    `json:"run,omitempty"`
 	Load    *LoadRequest   `json:"load,omitempty"`
@@ -121,6 +136,7 @@ type Request struct {
 	Pull    *PullRequest   `json:"pull,omitempty"`
 	Start   *StartRequest  `json:"start,omitempty"`
 	Copy    *CopyRequest   `json:"copy,omitempty"`
+	Build   *BuildRequest  `json:"build,omitempty"`
 	IDs     []string       `json:"ids,omitempty"`
 }
 
@@ -157,7 +173,7 @@ type PullRequest struct {
 type ImageRequest struct {
 	Refs   []string `json:"refs,omitempty"`
 	Name   string   `json:"name,omitempty"`   // tag: the new name
-	Dest   string   `json:"dest,omitempty"`   // save: the file or directory
+	Dest   string   `json:"dest,omitempty"`   // save: the file or directory; "" for stdout
 	Format string   `json:"format,omitempty"` // save: docker-archive, oci-archive, oci-dir
 	Force  bool     `json:"force,omitempty"`
 	All    bool     `json:"all,omitempty"`
@@ -172,6 +188,8 @@ type RemoveImagesResult struct {
 	Untagged []string `json:"untagged"`
 	Deleted  []string `json:"deleted"`
 	Errors   []*Error `json:"errors,omitempty"`
+	// BuildCache is what image prune removed of the build cache.
+	BuildCache *BuildCachePruned `json:"buildCache,omitempty"`
 }
 
 // RunRequest creates a container and runs it in the foreground.
@@ -290,11 +308,24 @@ func sentinels() []struct {
 		{"cp-not-dir", tarcp.ErrNotDir},
 		{"cp-dir-on-file", tarcp.ErrDirOnFile},
 		{"cp-bad-archive", tarcp.ErrBadArchive},
+		{"cp-symlink-in-way", tarcp.ErrSymlinkInWay},
 		{"port-privileged", portfwd.ErrPrivilegedPort},
 		{"port-in-use", portfwd.ErrPortInUse},
 		{"slirp-missing", netslirp.ErrNotInstalled},
 		{"cgroup-controller", cgdelegate.ErrNoController},
 		{"cgroup-unavailable", cgdelegate.ErrUnavailable},
+		{"bad-dockerfile", ErrBadDockerfile},
+		{"no-dockerfile", ErrNoDockerfile},
+		{"build-interrupted", ErrInterrupted},
+		{"build-step-failed", build.ErrStepFailed},
+		{"build-no-context", build.ErrNoContext},
+		{"build-secret-missing", build.ErrSecretMissing},
+		{"build-multiple-sources", build.ErrMultipleSources},
+		{"build-checksum", build.ErrChecksum},
+		{"build-unknown-user", build.ErrUnknownUser},
+		{"build-unknown-target", dockerfile.ErrUnknownTarget},
+		{"build-source-not-found", buildctx.ErrNotFound},
+		{"no-space", syscall.ENOSPC},
 	}
 }
 
@@ -316,7 +347,9 @@ func wireError(err error) *Error {
 	}
 	w := &Error{Msg: err.Error()}
 	for _, s := range sentinels() {
-		if errors.Is(err, s.err) {
+		// A full disk also comes back as text from containers/storage's
+		// helper processes.
+		if errors.Is(err, s.err) || s.err == syscall.ENOSPC && diskreserve.NoSpace(err) {
 			w.Kinds = append(w.Kinds, s.kind)
 		}
 	}

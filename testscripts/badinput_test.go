@@ -98,6 +98,18 @@ func badCases() []badCase {
 		{name: "system/prune-unconfirmed", args: []string{"system", "prune"}, want: `confirm with -f \(stdin is not a terminal to ask on\)$`},
 		{name: "system/reset-unconfirmed", args: []string{"system", "reset"}, want: `confirm with -f \(stdin is not a terminal to ask on\)$`},
 		{name: "commit/unknown-container", args: []string{"commit", "nosuch", "x:1"}, want: `^no such container: nosuch; see 'box ps -a'$`},
+		{name: "build/missing-context", args: []string{"build", "$TMP/nosuch"}, want: `^build context .*/nosuch: no such file or directory$`},
+		{name: "build/bad-build-arg", args: []string{"build", "--build-arg", "=x", "$INPUTS"}, want: `^--build-arg "=x": want KEY=VALUE or KEY$`},
+		{name: "build/unknown-instruction", args: []string{"build", "-f", "$INPUTS/unknown.Dockerfile", "$INPUTS"}, want: `/unknown.Dockerfile:2: unknown instruction: FOO`},
+		{name: "build/no-dockerfile", args: []string{"build", "$TMP"}, want: `^no Dockerfile: .*Dockerfile: no such file or directory; give one with -f$`},
+		{name: "build/unknown-target", args: []string{"build", "--target", "nosuch", "-f", "$INPUTS/ok.Dockerfile", "$INPUTS"}, want: `^no such build stage "nosuch"`},
+		{name: "build/bad-tag", args: []string{"build", "-t", "UPPER/Case", "$INPUTS"}, want: `^--tag UPPER/Case: invalid image reference`},
+		{name: "build/bad-secret", args: []string{"build", "--secret", "id=x,src=$TMP/nosuch", "$INPUTS"}, want: `^--secret id=x: .*nosuch: no such file or directory$`},
+		{name: "build/bad-pull", args: []string{"build", "--pull=sometimes", "$INPUTS"}, want: `--pull=sometimes: want missing, always, never or newer`},
+		{name: "build/bad-network", args: []string{"build", "--network", "bogus", "$INPUTS"}, want: `^--network bogus: want default, none or host$`},
+		{name: "builder/prune-unconfirmed", args: []string{"builder", "prune"}, want: `confirm with -f \(stdin is not a terminal to ask on\)$`},
+		{name: "builder/no-subcommand", args: []string{"builder"}, want: `^expected "prune"; see 'box builder --help'$`},
+		{name: "build/bad-platform", args: []string{"build", "--platform", "linux/s390x", "$INPUTS"}, want: `box builds only for this machine's platform`},
 		{name: "doctor/format-bogus", args: []string{"doctor", "--format", "yaml"}, want: `^--format must be one of .* but got "yaml"`},
 		{name: "completion/unknown-shell", args: []string{"completion", "tcsh"}, want: `must be one of "bash","zsh","fish" but got "tcsh"`},
 		{name: "completion/no-shell", args: []string{"completion"}, want: `^expected "<shell>"; see 'box completion --help'$`},
@@ -198,7 +210,10 @@ func badCases() []badCase {
 
 		// Missing or unreadable files.
 		{name: "run/env-file-missing", args: []string{"run", "--rm", "--env-file", "/nonexistent", "$IMAGE", "true"}, want: `^cannot read --env-file /nonexistent: no such file or directory$`},
-		{name: "run/env-file-bad-line", args: []string{"run", "--rm", "--env-file", "$INPUTS/bad.env", "$IMAGE", "true"}, want: `bad\.env line 1: invalid variable name "bad name"`},
+		{name: "run/env-file-bad-line", args: []string{"run", "--rm", "--env-file", "$INPUTS/bad.env", "$IMAGE", "true"}, want: `bad\.env line 1: invalid environment variable name "bad name"`},
+		{name: "run/env-file-not-utf8", args: []string{"run", "--rm", "--env-file", "$INPUTS/latin1.env", "$IMAGE", "true"}, want: `latin1\.env line 2: invalid environment variable name "\\xe9T\\xe9": it is not UTF-8 text$`},
+		{name: "run/env-file-too-long", args: []string{"run", "--rm", "--env-file", "$INPUTS/long.env", "$IMAGE", "true"}, want: `long\.env line 2: environment variable BIG is 200004 bytes long; Linux passes at most 131071 to a program$`},
+		{name: "run/env-file-longer", args: []string{"run", "--rm", "--env-file", "$INPUTS/longer.env", "$IMAGE", "true"}, want: `longer\.env line 1: longer than 524284 bytes; Linux passes at most 131071 to a program$`},
 		{name: "run/cidfile-exists", args: []string{"run", "--rm", "--cidfile", "$INPUTS/exists", "$IMAGE", "true"}, want: `already exists`},
 		{name: "run/device-missing", args: []string{"run", "--rm", "--device-read-bps", "/dev/nonexistent:1mb", "$IMAGE", "true"}, want: `^invalid --device-read-bps "/dev/nonexistent:1mb"`},
 		{name: "load/missing-file", args: []string{"load", "-i", "/nonexistent"}, want: `^cannot read the archive /nonexistent: no such file or directory; give -i `},
@@ -248,6 +263,8 @@ func badCases() []badCase {
 		{name: "run/dns-bogus", args: []string{"run", "--rm", "--dns", "bogus", "$IMAGE", "true"}, want: `^invalid --dns "bogus"`},
 		{name: "run/add-host-bogus", args: []string{"run", "--rm", "--add-host", "bogus", "$IMAGE", "true"}, want: `^invalid --add-host "bogus"`},
 		{name: "run/env-no-name", args: []string{"run", "--rm", "-e", "=x", "$IMAGE", "true"}, want: `^invalid environment variable "=x"`},
+		{name: "run/env-not-utf8", args: []string{"run", "--rm", "-e", "\xe9T\xe9=1", "$IMAGE", "true"}, want: `^invalid environment variable name "\x{fffd}T\x{fffd}": it is not UTF-8 text$`},
+		{name: "run/env-nbsp", args: []string{"run", "--rm", "-e", "A\u00a0B=1", "$IMAGE", "true"}, want: `^invalid environment variable name "A\\u00a0B": no whitespace or control characters allowed$`},
 		{name: "run/workdir-relative", args: []string{"run", "--rm", "-w", "relative", "$IMAGE", "true"}, want: `"relative" is not an absolute path`},
 		{name: "run/no-command", args: []string{"run", "--rm", "--entrypoint", "", "$IMAGE"}, want: `^no command specified`},
 		{name: "run/detach-keys-bogus", args: []string{"run", "--rm", "-it", "--detach-keys", "bogus", "$IMAGE", "true"}, want: `^invalid detach key "bogus"`},
@@ -278,6 +295,9 @@ func badCases() []badCase {
 		{name: "update/restart-bogus", args: []string{"update", "--restart", "bogus", "running"}, want: `^invalid --restart "bogus"`},
 		{name: "save/format-bogus", args: []string{"save", "--format", "bogus", "-o", "$TMP/s.tar", "$IMAGE"}, want: `^--format must be one of`},
 		{name: "save/oci-dir-to-stdout", args: []string{"save", "--format", "oci-dir", "$IMAGE"}, want: `--format oci-dir needs -o DIR`},
+		// pasta is not run, so not taken; -h is run's --hostname (#18)
+		{name: "run/network-pasta", args: []string{"run", "--rm", "--network", "pasta", "$IMAGE", "true"}, want: `^invalid --network "pasta": box does not run pasta; use slirp4netns`},
+		{name: "run/hostname-no-value", args: []string{"run", "-h"}, want: `^--hostname: expected string value`},
 		{name: "unshare/unknown-flag-before-command", args: []string{"unshare", "--bogus", "true"}, want: `^unknown flag --bogus; see 'box unshare --help'$`},
 
 		// State: what the container's state does not allow.
@@ -287,7 +307,6 @@ func badCases() []badCase {
 		{name: "attach/not-running", args: []string{"attach", "stopped"}, want: `^container stopped is not running`},
 		{name: "exec/not-running", args: []string{"exec", "stopped", "true"}, want: `^container stopped is not running`},
 		{name: "top/not-running", args: []string{"top", "stopped"}, want: `^container stopped is not running`},
-		{name: "export/running", args: []string{"export", "-o", "$TMP/e.tar", "running"}, want: `^container running is running: stop it first`},
 		{name: "rm/running", args: []string{"rm", "running"}, want: `^container running is running: stop it first, or remove it with box rm -f`},
 
 		// Durations, signals, times, filters and templates.
@@ -446,10 +465,15 @@ func newBadBed(t *testing.T) *badBed {
 	_, _ = tw.Write([]byte("hi\n"))
 	_ = tw.Close()
 	for name, data := range map[string]string{
-		"hosts.txt":  "not an archive\n",
-		"exists":     "",
-		"bad.env":    "bad name=1\n",
-		"rootfs.tar": rootfs.String(),
+		"hosts.txt":          "not an archive\n",
+		"exists":             "",
+		"bad.env":            "bad name=1\n",
+		"latin1.env":         "A=1\n\xe9T\xe9=2\n",
+		"long.env":           "A=1\nBIG=" + strings.Repeat("x", 200000) + "\n",
+		"longer.env":         "BIG=" + strings.Repeat("x", 600000) + "\n",
+		"rootfs.tar":         rootfs.String(),
+		"unknown.Dockerfile": "FROM box-test/busybox\nFOO bar\n",
+		"ok.Dockerfile":      "FROM box-test/busybox\nRUN true\n",
 	} {
 		if err := os.WriteFile(filepath.Join(b.inputs, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)

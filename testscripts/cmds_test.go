@@ -154,6 +154,11 @@ func condition(cond string) (bool, error) {
 	case "user-dbus":
 		return userBus(), nil
 	}
+	// env:NAME: the test process's environment sets NAME (the scripts' own
+	// environment is made from it: see setup).
+	if name, ok := strings.CutPrefix(cond, "env:"); ok {
+		return os.Getenv(name) != "", nil
+	}
 	if name, ok := strings.CutPrefix(cond, "cgroup-controller:"); ok {
 		return ownController(name), nil
 	}
@@ -379,11 +384,13 @@ func exitStatus(err error, stderr io.Writer) int {
 
 // cmdRegistry starts a registry on 127.0.0.1 (Debian's docker-registry,
 // through registrytest's testregistry) and sets $NAME to its address; it
-// stops with the script. registry NAME [-auth user:pass] [-tls]: with -tls,
-// $NAME_CERTS is a directory with its CA certificate, for --cert-dir.
+// stops with the script. registry NAME [-auth user:pass] [-tls]
+// [-stall-blobs]: with -tls, $NAME_CERTS is a directory with its CA
+// certificate, for --cert-dir; with -stall-blobs, a blob over 1 MiB stops
+// after 64 KiB, so a pull from it stays under way until killed.
 func cmdRegistry(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 1 {
-		ts.Fatalf("usage: registry NAME [-auth user:pass] [-tls]")
+		ts.Fatalf("usage: registry NAME [-auth user:pass] [-tls] [-stall-blobs]")
 	}
 	name := args[0]
 	addrFile := ts.MkAbs(name + ".addr")

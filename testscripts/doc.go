@@ -30,6 +30,10 @@
 //     IMAGE_OCI_ARCHIVE (ref "latest") and IMAGE_OCI_DIR (ref "latest");
 //   - UDPECHO, the path of a static UDP echo tool (testscripts/cmd/udpecho,
 //     also on PATH), to mount into containers;
+//   - mkimage (testscripts/cmd/mkimage, on PATH): `mkimage -from ARCHIVE
+//     -tag NAME -o OUT PATCH.json` writes a copy of a docker-archive whose
+//     config a JSON merge patch changed, raw (escape sequences, undated
+//     history, 1 ns durations), for box load;
 //   - USER, LOGNAME and DBUS_SESSION_BUS_ADDRESS passed through from the
 //     test's environment (the systemd user bus of scripts/as-user.sh).
 //

@@ -130,6 +130,7 @@ func helperBinaries(t *testing.T) string {
 		"testregistry": "./registrytest/cmd/testregistry",
 		"udpecho":      "./testscripts/cmd/udpecho",
 		"escprobe":     "./testscripts/cmd/escprobe",
+		"mkimage":      "./testscripts/cmd/mkimage",
 	} {
 		cmd := exec.Command("go", "build", "-tags", buildTags, "-o", filepath.Join(dir, name), pkg)
 		cmd.Dir = ".."
@@ -216,7 +217,7 @@ func (b *bed) setup(env *testscript.Env) error {
 	// The login's own runtime directory, where its systemd user manager
 	// listens: systemctl --user needs it (vm/systemd.txtar).
 	env.Setenv("USER_RUNTIME_DIR", os.Getenv("XDG_RUNTIME_DIR"))
-	for _, k := range []string{"USER", "LOGNAME", "DBUS_SESSION_BUS_ADDRESS", "CI"} {
+	for _, k := range []string{"USER", "LOGNAME", "DBUS_SESSION_BUS_ADDRESS", "CI", "BOX_TEST_DEBIAN"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env.Setenv(k, v)
 		}

@@ -20,6 +20,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Store is the directory volumes live in.
@@ -156,4 +158,98 @@ func (s *Store) Empty(name string) bool {
 	defer d.Close()
 	names, _ := d.Readdirnames(1)
 	return len(names) == 0
+}
+
+// fillPrefix names the private directories Fill makes beside a volume's
+// _data, where no container sees them.
+const fillPrefix = ".fill-"
+
+// Fill gives volume name its first contents (what the image has at the
+// mount point). fill makes them in a new directory of the volume's own,
+// beside _data, that no container sees; each top-level entry is then
+// renamed into _data (renameat2 RENAME_NOREPLACE between two directory
+// handles). A container that shares the volume and runs meanwhile thus
+// sees each entry appear whole, and has nothing half-made to swap for a
+// symlink: nothing is ever written by path in a directory a container can
+// change. An entry the volume got meanwhile is kept, not replaced. The
+// volume's root keeps its own owner and mode, as with a copy straight
+// into it.
+func (s *Store) Fill(name string, fill func(dir string) error) error {
+	vdir := filepath.Join(s.dir, name)
+	sweepFills(vdir)
+	tmp, err := os.MkdirTemp(vdir, fillPrefix)
+	if err != nil {
+		return fmt.Errorf("fill volume %s: %w", name, err)
+	}
+	defer os.RemoveAll(tmp)
+	src, err := os.Open(tmp)
+	if err != nil {
+		return fmt.Errorf("fill volume %s: %w", name, err)
+	}
+	defer src.Close()
+	// Held until the end: the lock tells a live fill from a dead one's
+	// leftovers (sweepFills).
+	if err := unix.Flock(int(src.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("fill volume %s: %w", name, err)
+	}
+	if err := fill(tmp); err != nil {
+		return err
+	}
+	dst, err := os.OpenFile(s.Path(name), unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("fill volume %s: %w", name, err)
+	}
+	defer dst.Close()
+	names, err := src.Readdirnames(-1)
+	if err != nil {
+		return fmt.Errorf("fill volume %s: %w", name, err)
+	}
+	for _, n := range names {
+		if err := moveIn(int(src.Fd()), int(dst.Fd()), n); err != nil {
+			return fmt.Errorf("fill volume %s: move %s in: %w", name, n, err)
+		}
+	}
+	return nil
+}
+
+// moveIn renames n from the directory from to the directory to, unless
+// to has an n already.
+func moveIn(from, to int, n string) error {
+	err := unix.Renameat2(from, n, to, n, unix.RENAME_NOREPLACE)
+	switch {
+	case err == nil, errors.Is(err, unix.EEXIST):
+		return nil
+	case !errors.Is(err, unix.EINVAL):
+		return err
+	}
+	// A filesystem without RENAME_NOREPLACE: look first. What appears in
+	// between is replaced, inside the volume all the same.
+	var st unix.Stat_t
+	if err := unix.Fstatat(to, n, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+		return nil
+	}
+	return unix.Renameat(from, n, to, n)
+}
+
+// sweepFills removes what fills that died (a stage killed mid-copy) left
+// in the volume's directory: a live fill holds its directory's lock.
+func sweepFills(vdir string) {
+	ents, err := os.ReadDir(vdir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), fillPrefix) {
+			continue
+		}
+		p := filepath.Join(vdir, e.Name())
+		d, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(d.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			_ = os.RemoveAll(p)
+		}
+		d.Close()
+	}
 }

@@ -60,36 +60,76 @@ func Run(ctx context.Context, t Target, test []string, timeout time.Duration) he
 	if err := en.Start(cfg); err != nil {
 		return done("%v", err)
 	}
-	if err := sandbox.ReadExecStatus(en.Status); err != nil {
-		_ = en.Cmd.Wait()
-		return done("%v", err)
-	}
-	// Best effort: a helper left in the container's cgroup only counts.
-	_ = en.LeaveCgroup()
-	waited := make(chan error, 1)
-	go func() { waited <- en.Cmd.Wait() }()
+	// The timeout, and ctx (the container is going), cut short the wait
+	// for the role to start the check as well as the wait for its end: a
+	// check frozen by a pause, or held up by the container's dying, must
+	// not hold up the monitor, which waits for it before it records the
+	// container's exit.
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
+	started := make(chan error, 1)
+	go func() { started <- sandbox.ReadExecStatus(en.Status) }()
+	waited := make(chan error, 1)
 	select {
-	case err := <-waited:
-		res.ExitCode = sandbox.ExitCode(en.Cmd.ProcessState, err)
-		res.Output = out.String()
-		return done("")
+	case err := <-started:
+		if err != nil {
+			_ = en.Cmd.Wait()
+			return done("%v", err)
+		}
+		// Best effort: a helper left in the container's cgroup only counts.
+		_ = en.LeaveCgroup()
+		go func() { waited <- en.Cmd.Wait() }()
+		select {
+		case err := <-waited:
+			res.ExitCode = sandbox.ExitCode(en.Cmd.ProcessState, err)
+			res.Output = out.String()
+			return done("")
+		case <-timer.C:
+		case <-ctx.Done():
+		}
 	case <-timer.C:
+		go func() { waited <- en.Cmd.Wait() }()
 	case <-ctx.Done():
+		go func() { waited <- en.Cmd.Wait() }()
 	}
-	// The exec helper forked the check into a session (and so a process
-	// group) of its own: take the group down, and the helper goes.
+	// The exec helper forked the check, which made itself a session of
+	// its own: take down every process group of that session (a shell's
+	// jobs, timeout(1), ... each make one), then let the helper reap the
+	// check and go. Killing the helper first would leave the check's
+	// zombie to the container's PID 1 (the helper is outside the
+	// container's pid namespace, the check inside), which may never reap
+	// it.
 	if child, err := container.ChildOf(en.Cmd.Process.Pid); err == nil {
-		_ = syscall.Kill(-child, syscall.SIGKILL)
-		_ = syscall.Kill(child, syscall.SIGKILL)
+		killSession(child)
 	}
-	_ = en.Cmd.Process.Kill()
-	<-waited
+	select {
+	case <-waited:
+	case <-time.After(reapWait):
+		_ = en.Cmd.Process.Kill()
+		<-waited
+	}
 	if ctx.Err() != nil {
 		return done("health check cancelled: the container is stopping")
 	}
 	return done("Health check exceeded timeout (%v)", timeout)
+}
+
+// reapWait is how long the exec helper has to reap a killed check and
+// leave.
+const reapWait = time.Second
+
+// killSession SIGKILLs every process of session sid, group by group.
+// What a check started in a session of its own (setsid) lives on in the
+// container, as it would after docker exec.
+func killSession(sid int) {
+	_ = syscall.Kill(-sid, syscall.SIGKILL)
+	_ = syscall.Kill(sid, syscall.SIGKILL)
+	for _, pid := range container.InSession(sid) {
+		if pgid, err := syscall.Getpgid(pid); err == nil {
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 }
 
 // capped keeps the first max bytes written to it and drops the rest, so a

@@ -21,6 +21,9 @@
 //	io         10 000 small files, 1 GiB write, 1 GiB read: host directory,
 //	           box on native overlay, box on fuse-overlayfs
 //	port       published-port TCP throughput (bench/cmd/netbench)
+//	build      box build against podman build: a multi-stage Dockerfile with
+//	           RUNs and a COPY of a 3000-file context, cold, rebuilt with
+//	           nothing changed, and rebuilt after one file changed
 //
 // peerbench runs as two processes: the suite, under a parent that is a
 // child subreaper (reaper.go) and reaps every orphan at once, as systemd
@@ -57,7 +60,7 @@ import (
 
 const image = imagetest.BusyboxTag // box-test/busybox:latest
 
-var allBenchmarks = []string{"run-none", "run-net", "detached", "parallel", "pull", "io", "port"}
+var allBenchmarks = []string{"run-none", "run-net", "detached", "parallel", "pull", "io", "port", "build"}
 
 type options struct {
 	box, tcpbench, iobench, netbench string
@@ -76,6 +79,8 @@ type options struct {
 
 	netDuration time.Duration
 	netRuns     int
+
+	buildReps int
 
 	only    map[string]bool
 	jsonOut string
@@ -111,6 +116,7 @@ func run() int {
 	flag.StringVar(&o.pullSrc, "pull-src", "/usr/local/go", "a Go installation (GOROOT) whose files make the pull benchmark's image")
 	flag.DurationVar(&o.netDuration, "net-duration", 2*time.Second, "netbench -duration: length of one timed transfer")
 	flag.IntVar(&o.netRuns, "net-runs", 5, "netbench -runs: timed transfers per cell")
+	flag.IntVar(&o.buildReps, "build-reps", 5, "repetitions of the build benchmark (each is a cold build and two rebuilds per tool)")
 	flag.StringVar(&only, "only", "", "comma-separated benchmarks to run (default all): "+strings.Join(allBenchmarks, ","))
 	flag.StringVar(&o.jsonOut, "json", "", "write the results as JSON to this file")
 	flag.StringVar(&o.mdOut, "md", "", "write the markdown report to this file (it also goes to stdout)")
@@ -125,14 +131,14 @@ func run() int {
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.quick {
 		for name, val := range map[string]string{"reps": "5", "warmup": "1", "parallel-reps": "2", "io-reps": "3",
-			"io-mib": "256", "net-duration": "1s", "net-runs": "2"} {
+			"io-mib": "256", "net-duration": "1s", "net-runs": "2", "build-reps": "2"} {
 			if !set[name] {
 				_ = flag.Set(name, val)
 			}
 		}
 	}
 	o.ioBytes = ioMiB << 20
-	if o.reps < 1 || o.parallelReps < 1 || o.ioReps < 1 || o.warmup < 0 || o.parallel < 1 || o.ioBytes < 1<<20 || o.ioFiles < 1 {
+	if o.reps < 1 || o.parallelReps < 1 || o.ioReps < 1 || o.buildReps < 1 || o.warmup < 0 || o.parallel < 1 || o.ioBytes < 1<<20 || o.ioFiles < 1 {
 		fmt.Fprintln(os.Stderr, "peerbench: -reps, -parallel, -io-mib and -io-files must be at least 1, -warmup at least 0")
 		return 2
 	}
@@ -253,6 +259,7 @@ func (s *suite) main(ctx context.Context) error {
 		{"pull", s.pull},
 		{"io", s.fileIO},
 		{"port", s.port},
+		{"build", s.buildBench},
 	} {
 		if !s.want(bd.id) {
 			continue

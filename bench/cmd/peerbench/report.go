@@ -284,7 +284,7 @@ func find(bs []jsonBench, id, metric, tool string) (jsonResult, bool) {
 	return jsonResult{}, false
 }
 
-// goals are issue #9's, each from medians.
+// goals are issue #9's (and #20's, for build), each from medians.
 func goals(bs []jsonBench) []goal {
 	var out []goal
 	// atLeast: other/box (or box/other for a rate) must be ≥ want.
@@ -333,6 +333,10 @@ func goals(bs []jsonBench) []goal {
 	}
 	cmp("idle monitor RSS ≤ 2× conmon's", "detached", "monRSS", "podman", "box/conmon RSS", 2, true)
 	cmp("50 parallel runs ≤ 1/3 of podman's wall time", "parallel", "time", "podman", "podman/box", 3, false)
+	// Issue #20's.
+	cmp("cold build ≤ 0.7× podman build's time", "build", "cold", "podman", "podman/box", 1/0.7, false)
+	cmp("unchanged rebuild ≤ 0.25× podman build's time", "build", "cached", "podman", "podman/box", 4, false)
+	cmp("one-file rebuild ≤ 0.5× podman build's time", "build", "onefile", "podman", "podman/box", 2, false)
 	return out
 }
 
@@ -399,7 +403,7 @@ func markdown(rep *jsonReport) string {
 			fmt.Fprintf(&w, "| %s | %s | %s | %s | %s | %d |\n", esc(name), esc(r.Tool), format(r.Median, r.Unit), format(r.P90, r.Unit), rs, r.N)
 		}
 	}
-	fmt.Fprintf(&w, "\n### Goals (issue #9), from the medians\n\n")
+	fmt.Fprintf(&w, "\n### Goals (issues #9 and #20), from the medians\n\n")
 	for _, g := range rep.Goals {
 		switch {
 		case !g.Known:

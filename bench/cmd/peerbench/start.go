@@ -140,7 +140,7 @@ func (s *suite) detached(ctx context.Context) (*benchmark, error) {
 		})
 		b.notes = append(b.notes,
 			"podman rm -f gets -t 0, which is Docker's and box's rm -f (SIGKILL at once); without it podman first waits the 10 s stop timeout, since sleep as PID 1 ignores SIGTERM",
-			"monitor: box's stage (State.Pid), podman's conmon (State.ConmonPid); all per container: box's stage and its children outside the container's pid namespace (slirp4netns), podman's conmon and the container's slirp4netns. Not counted: podman's pause process, one per user for all containers (its RSS is in the notes below when measured)")
+			"monitor: box's stage and podman's conmon (State.ConmonPid of each); all per container: box's stage and its children outside the container's pid namespace (slirp4netns), podman's conmon and the container's slirp4netns. Not counted: podman's pause process, one per user for all containers (its RSS is in the notes below when measured)")
 	} else {
 		b.skipped = append(b.skipped, "podman: not installed")
 	}
@@ -193,13 +193,13 @@ func (s *suite) detachedSample(ctx context.Context, t *tool, rep int, runFlags, 
 // own pid namespace (slirp4netns); the container's processes are in
 // another.
 func (s *suite) boxKept(ctx context.Context, t *tool, name string) ([]int, []int, error) {
-	out, err := t.output(ctx, "inspect", "--format", "{{.State.Pid}}", name)
+	out, err := t.output(ctx, "inspect", "--format", "{{.State.ConmonPid}}", name)
 	if err != nil {
 		return nil, nil, err
 	}
 	var pid int
 	if _, err := fmt.Sscan(string(out), &pid); err != nil || pid <= 0 {
-		return nil, nil, fmt.Errorf("box inspect: State.Pid %q", out)
+		return nil, nil, fmt.Errorf("box inspect: State.ConmonPid %q", out)
 	}
 	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
 	if err != nil {

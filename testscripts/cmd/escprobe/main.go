@@ -23,6 +23,9 @@
 //		then write the name to NAMEFILE
 //	escprobe whoami-caps
 //		print euid and capabilities: what the set-uid helper says
+//	escprobe swap-loop [-after PATH] [-once] [-hold DUR] [-ready FILE] [-stop FILE] A B TARGET
+//		exchange A with B, a symlink to TARGET, in a loop (swap.go): a
+//		container racing box on a directory they share
 //
 // The probe is static (stdlib and golang.org/x/sys/unix) so it runs in any
 // image. Every check is independent: a panic or a hang (after -timeout)
@@ -211,6 +214,8 @@ func main() {
 			os.Exit(listenAbstract(os.Args[2:]))
 		case "whoami-caps":
 			os.Exit(whoamiCaps())
+		case "swap-loop":
+			os.Exit(swapLoop(os.Args[2:]))
 		}
 	}
 	os.Exit(runProbe(os.Args[1:], fds, fdErr))
@@ -222,6 +227,7 @@ func usage(fs *flag.FlagSet) {
 	fmt.Fprintf(out, "       escprobe host-sleeper TOKEN [PIDFILE]\n")
 	fmt.Fprintf(out, "       escprobe listen-abstract NAME|- [NAMEFILE]\n")
 	fmt.Fprintf(out, "       escprobe whoami-caps\n")
+	fmt.Fprintf(out, "       escprobe swap-loop [-after PATH] [-once] [-hold DUR] [-ready FILE] [-stop FILE] A B TARGET\n")
 	fs.PrintDefaults()
 	var names []string
 	for _, c := range checks() {
