@@ -111,13 +111,21 @@ func exportRunning(e *env, ct *container.Container, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	en, err := enter.New(initPid, "", roles.Copy, "--user", "--mount", "--pid")
+	target, cfg := initPid, sandbox.CopyConfig{Export: true}
+	if locked, _ := ct.Config.Security.MayMount(); locked && ct.State.Rootfs != "" {
+		// A container that may mount has the mounts box made for it
+		// locked to its root in its own mount namespace (see
+		// sandbox.Config.LockMounts): no clone there can leave them out.
+		// Its monitor's has that root too, with them as box's own.
+		target, cfg.Root = ct.State.MonitorPid, ct.State.Rootfs
+	}
+	en, err := enter.New(target, "", roles.Copy, "--user", "--mount")
 	if err != nil {
 		return err
 	}
 	defer en.Close()
 	en.Cmd.Stdout, en.Cmd.Stderr = out, e.stderr
-	if err := en.Start(sandbox.CopyConfig{Export: true}); err != nil {
+	if err := en.Start(cfg); err != nil {
 		return err
 	}
 	werr := en.Cmd.Wait()

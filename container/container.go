@@ -138,6 +138,9 @@ type State struct {
 	// Cgroup is the container's cgroup directory while it runs (see
 	// cgdelegate.Group); "" when it runs without one.
 	Cgroup string `json:"cgroup,omitempty"`
+	// Rootfs is where the container's root filesystem is mounted while it
+	// runs, in its monitor's mount namespace (podman's Mountpoint).
+	Rootfs string `json:"rootfs,omitempty"`
 }
 
 // UnmarshalJSON reads a state, also one that a box before #18 wrote: its

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,9 @@ type CopyConfig struct {
 	In     bool   `json:"in,omitempty"`
 	Raw    bool   `json:"raw,omitempty"` // the user's own tar stream ("-")
 	Export bool   `json:"export,omitempty"`
+	// Root is the root filesystem to export, where the helper runs; ""
+	// is its root, the container's.
+	Root string `json:"root,omitempty"`
 }
 
 // copyError is the helper's one message when it fails; Kind names a
@@ -57,7 +61,7 @@ func CopyMain() int {
 	if err != nil {
 		err = fmt.Errorf("read copy config: %w", err)
 	} else if cfg.Export {
-		err = exportRoot(os.Stdout)
+		err = exportRoot(os.Stdout, cmp.Or(cfg.Root, "/"))
 	} else if cfg.In {
 		err = tarcp.Extract(os.Stdin, "/", cfg.Path, cfg.Raw)
 	} else {
@@ -82,8 +86,8 @@ func CopyMain() int {
 // So volumes, the etc files box binds, /proc, /dev and /sys stay out and
 // what lies under them in the layer goes in, as with docker export. The
 // helper roots itself in the clone: nothing it reads can lead out.
-func exportRoot(w io.Writer) error {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, "/", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+func exportRoot(w io.Writer, root string) error {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, root, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("clone the container's root mount: %w", err)
 	}

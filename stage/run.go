@@ -353,6 +353,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 		*st = container.State{
 			Status: container.Running, Pid: s.initHostPid(proc), MonitorPid: s.req.HostPID, MonitorStart: start,
 			StartedAt: time.Now().UTC(), Ports: net.ports(), Cgroup: s.req.Cgroup, Health: restartHealth(cfg, st.Health),
+			Rootfs: root,
 		}
 		return nil
 	})
@@ -471,6 +472,7 @@ func (s *stage) start(records *container.Store, is *image.Store, c *container.Co
 	_, err = image.Reserve(s.req.Dirs.Storage()).Retry(func() error {
 		return records.Update(id, func(st *container.State) error {
 			st.Status, st.ExitCode, st.FinishedAt, st.Pid, st.MonitorPid, st.MonitorStart, st.Ports = container.Exited, code, time.Now().UTC(), 0, 0, 0, nil
+			st.Rootfs = ""
 			st.Restarting = false
 			st.OOMKilled, st.Cgroup = cg != nil && cg.OOMKilled(), ""
 			return nil
