@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // diedCode is what a record reports for a process that vanished without
@@ -249,28 +248,4 @@ func Threads(pid int) int {
 		return 0
 	}
 	return len(ents)
-}
-
-// FirstChild waits up to timeout for process pid to have a child and
-// returns it (the one a fork-and-wait helper such as nsenter makes).
-func FirstChild(pid int, timeout time.Duration) (int, error) {
-	path := fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)
-	for deadline := time.Now().Add(timeout); ; time.Sleep(time.Millisecond) {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return 0, fmt.Errorf("find the child of %d: %w", pid, err)
-		}
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			return strconv.Atoi(f[0])
-		}
-		// nsenter cannot fork into a pid namespace whose init has died:
-		// it exits, and waiting out the timeout would hold up whoever
-		// waits for this (the monitor, to record the container's exit).
-		if state, _, err := readStat(pid); err != nil || state == 'Z' || state == 'X' {
-			return 0, fmt.Errorf("process %d exited without a child", pid)
-		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("process %d made no child within %v", pid, timeout)
-		}
-	}
 }

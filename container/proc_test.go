@@ -265,22 +265,3 @@ func TestInSession(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
-// FirstChild gives up as soon as the process exits childless (nsenter
-// that could not fork into a dying pid namespace), not after its timeout:
-// the monitor waits on it before it records the container's exit.
-func TestFirstChildOfExited(t *testing.T) {
-	cmd := exec.Command("true")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	start := time.Now()
-	_, err := FirstChild(cmd.Process.Pid, 5*time.Second)
-	if err == nil {
-		t.Fatalf("FirstChild of a childless process that exited found a child")
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("FirstChild took %v to see the process had exited (%v)", d.Round(time.Millisecond), err)
-	}
-}
