@@ -6,9 +6,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 
 	"github.com/boxcli/box/container"
+	"github.com/boxcli/box/enter"
 	"github.com/boxcli/box/roles"
 	"github.com/boxcli/box/sandbox"
 	"github.com/boxcli/box/stage"
@@ -152,14 +155,29 @@ func (e *env) containerFiles(h *host, ct *container.Container, cfg sandbox.CopyC
 	if err := en.Start(cfg); err != nil {
 		return err
 	}
-	werr := en.Cmd.Wait()
-	if err := sandbox.ReadCopyStatus(en.Status); err != nil {
-		return err
+	report, exit := waitCopyHelper(en)
+	if report != nil {
+		return report
 	}
-	if werr != nil {
-		return fmt.Errorf("copy in container %s: %w", ct.Config.Name, werr)
+	if exit != nil {
+		return fmt.Errorf("copy in container %s: %w", ct.Config.Name, exit)
 	}
 	return nil
+}
+
+// waitCopyHelper waits for the copy helper: report is what it said went
+// wrong, exit how it ended otherwise. One that SIGPIPE killed wrote to a
+// reader of box's stdout that went away (box cp CTR:/ - | head).
+func waitCopyHelper(en *enter.Entry) (report, exit error) {
+	werr := en.Cmd.Wait()
+	if err := sandbox.ReadCopyStatus(en.Status); err != nil {
+		return err, nil
+	}
+	var ee *exec.ExitError
+	if errors.As(werr, &ee) && sandbox.ExitCode(ee.ProcessState, werr) == 128+int(syscall.SIGPIPE) {
+		return nil, stage.ErrOutputGone
+	}
+	return nil, werr
 }
 
 // stageStreams sends req to a stage whose stdin and stdout are the given

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -128,12 +129,9 @@ func exportRunning(e *env, ct *container.Container, out io.Writer) error {
 	if err := en.Start(cfg); err != nil {
 		return err
 	}
-	werr := en.Cmd.Wait()
-	if err := sandbox.ReadCopyStatus(en.Status); err != nil {
+	report, exit := waitCopyHelper(en)
+	if err := errors.Join(report, exit); err != nil {
 		return fmt.Errorf("export %s: %w", ct.Config.Name, err)
-	}
-	if werr != nil {
-		return fmt.Errorf("export %s: %w", ct.Config.Name, werr)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"strings"
+	"syscall"
 
 	"github.com/boxcli/box/build"
 	"github.com/boxcli/box/cgdelegate"
@@ -49,6 +50,10 @@ func report(e *env, err error) int {
 		return exit.Code
 	case errors.As(err, &code):
 		return int(code)
+	case errors.Is(err, stage.ErrOutputGone):
+		// box save | head: the reader has what it wanted. Nothing to
+		// say; the status a shell gives a process SIGPIPE ended.
+		return 128 + int(syscall.SIGPIPE)
 	case errors.Is(err, build.ErrStepFailed):
 		// Docker's status for a failed build; the step's output is shown.
 		return fail(e, 1, "%v", err)

@@ -51,7 +51,7 @@ func (s *stage) files(r *CopyRequest) (any, error) {
 	defer signal.Stop(sigpipe)
 	return nil, withMount(is, c.Config.ID, func(root string) error {
 		if s.req.Op == OpExport {
-			return tarcp.Export(os.Stdout, root) // the layer alone, as docker export
+			return toStdout(tarcp.Export(os.Stdout, root)) // the layer alone, as docker export
 		}
 		// cp sees the container's files as the container would: its
 		// volumes and bind mounts over the layer. Another container may
@@ -65,7 +65,7 @@ func (s *stage) files(r *CopyRequest) (any, error) {
 		if r.In {
 			return tarcp.Extract(os.Stdin, root, r.Path, r.Raw)
 		}
-		return tarcp.Create(os.Stdout, root, r.Path)
+		return toStdout(tarcp.Create(os.Stdout, root, r.Path))
 	})
 }
 

@@ -24,7 +24,7 @@ func (s *stage) manageImages(ctx context.Context, is *image.Store, r *ImageReque
 			sigpipe := make(chan os.Signal, 1)
 			signal.Notify(sigpipe, syscall.SIGPIPE)
 			defer signal.Stop(sigpipe)
-			return nil, is.SaveTo(ctx, r.Refs, os.Stdout, r.Format)
+			return nil, toStdout(is.SaveTo(ctx, r.Refs, os.Stdout, r.Format))
 		}
 		return nil, is.Save(ctx, r.Refs, r.Dest, r.Format)
 	case OpTag:

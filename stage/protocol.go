@@ -12,6 +12,7 @@ package stage
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"syscall"
 
 	"github.com/boxcli/box/boxdirs"
@@ -234,6 +235,20 @@ type RemoveRequest struct {
 	Volumes bool     `json:"volumes,omitempty"` // rm -v: their anonymous volumes too
 }
 
+// ErrOutputGone: whoever read what the stage wrote to the user's stdout
+// stopped reading (box save | head). The CLI ends quietly with a shell's
+// SIGPIPE status, as docker's own CLI dies of the signal.
+var ErrOutputGone = errors.New("the reader of standard output went away")
+
+// toStdout marks a broken pipe on the user's stdout as ErrOutputGone; a
+// broken pipe elsewhere (a registry's connection) stays an error to tell.
+func toStdout(err error) error {
+	if errors.Is(err, syscall.EPIPE) {
+		return fmt.Errorf("%w: %w", ErrOutputGone, err)
+	}
+	return err
+}
+
 // Reply is one line of the stage's answer.
 type Reply struct {
 	Warning  string `json:"warning,omitempty"`
@@ -314,6 +329,7 @@ func sentinels() []struct {
 		{"slirp-missing", netslirp.ErrNotInstalled},
 		{"cgroup-controller", cgdelegate.ErrNoController},
 		{"cgroup-unavailable", cgdelegate.ErrUnavailable},
+		{"output-gone", ErrOutputGone},
 		{"bad-dockerfile", ErrBadDockerfile},
 		{"no-dockerfile", ErrNoDockerfile},
 		{"build-interrupted", ErrInterrupted},
