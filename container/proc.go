@@ -171,31 +171,24 @@ func InitOf(keeper int) (int, error) {
 }
 
 // parsePPid takes field 4 of /proc/PID/stat.
-func parsePPid(b []byte) (int, error) {
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed stat line")
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return 0, fmt.Errorf("malformed stat line")
-	}
-	return strconv.Atoi(f[1])
-}
+func parsePPid(b []byte) (int, error) { return statField(b, 4) }
 
 // parseSession takes field 6 of /proc/PID/stat.
-func parseSession(b []byte) (int, error) {
+func parseSession(b []byte) (int, error) { return statField(b, 6) }
+
+// statField takes numeric field n (n > 2) of /proc/PID/stat, counted
+// from the last ')' as parseStat does.
+func statField(b []byte, n int) (int, error) {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
 		return 0, fmt.Errorf("malformed stat line")
 	}
 	f := strings.Fields(s[i+1:])
-	if len(f) < 4 {
+	if len(f) < n-2 {
 		return 0, fmt.Errorf("malformed stat line")
 	}
-	return strconv.Atoi(f[3])
+	return strconv.Atoi(f[n-3])
 }
 
 // InSession lists the processes of session sid, as this process's /proc
